@@ -1,0 +1,1 @@
+"""civicdesk core: database, service layer, web app and CLI of the contact centre's digital front door."""

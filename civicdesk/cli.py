@@ -1,0 +1,234 @@
+"""The `civicdesk` command: database, seed data, training, and every long-running process of the stack."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from civicdesk import training
+from civicdesk.db import make_engine, make_session_factory, transaction
+from civicdesk.errors import UserError
+from civicdesk.settings import PROJECT_ROOT, Settings, get_settings
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+kb_app = typer.Typer(help="Knowledgebase articles as Markdown files.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(kb_app, name="kb")
+
+
+def _mount_classifiers() -> None:
+    try:
+        from classifiers.cli import app as classifiers_app
+    except ImportError:  # the package is optional while it is being built
+        return
+    app.add_typer(classifiers_app, name="classifiers", help="Triage classifiers: train, evaluate, predict.")
+
+
+_mount_classifiers()
+
+
+def main() -> None:
+    """Console entry point: user mistakes become one line on stderr and exit status 2, never a traceback."""
+    try:
+        app()
+    except UserError as error:
+        typer.echo(f"civicdesk: error: {error}", err=True)
+        raise SystemExit(2) from None
+    except ValueError as error:
+        # SeedError and DataError are ValueErrors whose message names the file and the problem.
+        if type(error).__name__ in {"SeedError", "DataError"}:
+            typer.echo(f"civicdesk: error: {error}", err=True)
+            raise SystemExit(2) from None
+        raise
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def ensure_port_free(host: str, port: int, what: str, setting: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise UserError(
+                f"port {port} on {host} is already in use, so the {what} cannot start; "
+                f"stop the other process or set {setting}"
+            ) from None
+
+
+@app.command()
+def check() -> None:
+    """Validate the settings, make sure every port is free, and print where each process will listen."""
+    settings = get_settings()
+    endpoints = [
+        ("core web app", (settings.host, settings.port), "CIVICDESK_HOST / CIVICDESK_PORT"),
+        ("Rasa server", training.host_port(settings.rasa_url), "CIVICDESK_RASA_URL"),
+        ("action server", training.host_port(settings.action_server_url), "CIVICDESK_ACTION_SERVER_URL"),
+    ]
+    for what, (host, port), setting in endpoints:
+        ensure_port_free(host, port, what, setting)
+    core = f"http://{settings.host}:{settings.port}"
+    typer.echo(f"core web app   {core}/      health {core}/health   API docs {core}/docs")
+    typer.echo(f"Rasa server    {settings.rasa_url} (loopback, called by the core only)")
+    typer.echo(f"action server  {settings.action_server_url}")
+    typer.echo(f"mail drop      {settings.maildir_path} (Maildir: put messages in new/)")
+    typer.echo(f"database       {settings.sqlalchemy_url.split('@')[-1]}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create the database or migrate it to the latest schema."""
+    from civicdesk import migrate
+
+    settings = get_settings()
+    migrate.upgrade(settings.sqlalchemy_url)
+    typer.echo(f"database at schema {migrate.head_revision()}")
+
+
+@app.command()
+def seed(
+    if_empty: Annotated[bool, typer.Option(help="Only load when the database has no departments yet.")] = False,
+    directory: Annotated[Path | None, typer.Option("--dir", help="Seed folder (default: the shipped one).")] = None,
+) -> None:
+    """Load departments, services, articles, clinics, events, forms, referrals and the on-call roster."""
+    from civicdesk import seed as seed_loader
+
+    settings = get_settings()
+    factory = make_session_factory(make_engine(settings.sqlalchemy_url))
+    with transaction(factory) as session:
+        if if_empty and not seed_loader.is_empty(session):
+            typer.echo("seed data already loaded; nothing to do")
+            return
+        counts = seed_loader.load(session, directory or seed_loader.SEED_DIR)
+    typer.echo("loaded " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+
+
+@app.command()
+def serve() -> None:
+    """Run the core web app (API, health, chat gateway, console)."""
+    import uvicorn
+
+    settings = get_settings()
+    _setup_logging(settings)
+    ensure_port_free(settings.host, settings.port, "core web app", "CIVICDESK_PORT")
+    typer.echo(f"civicdesk core on http://{settings.host}:{settings.port}  (health: /health, API docs: /docs)")
+    uvicorn.run(
+        "civicdesk.web.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+    )
+
+
+@app.command()
+def ingest(
+    once: Annotated[bool, typer.Option("--once", help="Drain the backlog and stop.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --once: print the summary as JSON.")] = False,
+) -> None:
+    """Read the mail source continuously (or drain it once) into the database."""
+    from email_ingest.maildir import MaildirSource
+    from email_ingest.runner import ingest_once, run_forever
+
+    settings = get_settings()
+    _setup_logging(settings)
+    factory = make_session_factory(make_engine(settings.sqlalchemy_url))
+    source = MaildirSource(settings.maildir_path)
+    if once:
+        summary = ingest_once(source, factory, settings.max_message_bytes)
+        typer.echo(json.dumps(summary.as_dict()) if as_json else f"ingested: {summary.as_dict()}")
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    typer.echo(f"ingester reading {source.name} every {settings.ingest_poll_seconds:g} s")
+    run_forever(source, factory, settings.max_message_bytes, settings.ingest_poll_seconds, stop)
+
+
+@app.command()
+def train(
+    force: Annotated[bool, typer.Option(help="Retrain even when the models are up to date.")] = False,
+) -> None:
+    """Train the assistant's Rasa model and the triage models when missing or stale."""
+    settings = get_settings()
+    for outcome in training.train_all(settings, force=force):
+        typer.echo(outcome)
+
+
+def _exec_engine(settings: Settings, argv: list[str], env: dict[str, str]) -> None:
+    executable = settings.engine_venv / "bin" / argv[0]
+    if not executable.exists():
+        raise UserError(f"{executable} is missing: run `make setup` to create the Rasa environment")
+    os.chdir(PROJECT_ROOT)
+    sys.stdout.flush()
+    os.execve(executable, [str(executable), *argv[1:]], {**os.environ, **env})
+
+
+@app.command()
+def rasa() -> None:
+    """Run the Rasa server on loopback (REST channel only) with the trained model."""
+    settings = get_settings()
+    host, port = training.host_port(settings.rasa_url)
+    ensure_port_free(host, port, "Rasa server", "CIVICDESK_RASA_URL")
+    model = training.rasa_model_path(settings)
+    if not model.exists():
+        raise UserError(f"no assistant model at {model}: run `civicdesk train`")
+    _exec_engine(
+        settings,
+        ["rasa", "run", "--interface", host, "--port", str(port), "--model", str(model),
+         "--credentials", "bot/credentials.yml", "--endpoints", "bot/endpoints.yml"],
+        training.engine_env(settings),
+    )
+
+
+@app.command()
+def actions() -> None:
+    """Run the Rasa action server (the bot's custom actions) on loopback."""
+    settings = get_settings()
+    host, port = training.host_port(settings.action_server_url)
+    ensure_port_free(host, port, "action server", "CIVICDESK_ACTION_SERVER_URL")
+    # rasa-sdk binds 0.0.0.0 unless SANIC_HOST says otherwise; it must stay on loopback.
+    _exec_engine(
+        settings,
+        ["rasa", "run", "actions", "--actions", "actions", "--port", str(port)],
+        {**training.engine_env(settings), "SANIC_HOST": host},
+    )
+
+
+@kb_app.command("export")
+def kb_export(directory: Annotated[Path, typer.Argument(help="Folder to write one Markdown file per article.")]) -> None:
+    """Write every article as Markdown with front matter (the seed format), for review or bulk edits."""
+    from civicdesk import kb
+
+    settings = get_settings()
+    factory = make_session_factory(make_engine(settings.sqlalchemy_url))
+    with factory() as session:
+        written = kb.export_articles(session, directory)
+    typer.echo(f"wrote {written} articles to {directory}")
+
+
+@kb_app.command("import")
+def kb_import(
+    directory: Annotated[Path, typer.Argument(help="Folder of Markdown articles with front matter.")],
+    author: Annotated[str, typer.Option(help="Recorded in each changed article's history.")] = "kb import",
+) -> None:
+    """Create or update articles from Markdown files; each changed article gets a new version."""
+    from civicdesk import kb
+
+    settings = get_settings()
+    factory = make_session_factory(make_engine(settings.sqlalchemy_url))
+    with transaction(factory) as session:
+        result = kb.import_articles(session, directory, author)
+    typer.echo(f"created {result.created}, updated {result.updated}, unchanged {result.unchanged}")

@@ -1,0 +1,309 @@
+"""Tables of the core database (SQLAlchemy 2 typed models). Schema changes go through Alembic migrations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from civicdesk.db import UTCDateTime, utcnow
+
+# Stable constraint names so Alembic migrations read the same on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Department(Base):
+    """A department or program area; its work lands in its agent queue during its business hours."""
+
+    __tablename__ = "department"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    municipality: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    queue_code: Mapped[str] = mapped_column(String(64), unique=True)
+    queue_name: Mapped[str] = mapped_column(String(200))
+    # {"mon": "08:30-16:30", ..., "sun": null}
+    business_hours: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    services: Mapped[list[Service]] = relationship(back_populates="department")
+
+
+class Holiday(Base):
+    __tablename__ = "holiday"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    date: Mapped[dt.date] = mapped_column(Date, unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Service(Base):
+    """An entry of the service catalogue (an Open311 GeoReport v2 service)."""
+
+    __tablename__ = "service"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    group: Mapped[str] = mapped_column(String(120))
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    keywords: Mapped[list[Any]] = mapped_column(default=list)
+    target_routine_hours: Mapped[float]
+    target_urgent_hours: Mapped[float]
+    target_emergency_hours: Mapped[float | None]
+    can_be_emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    emergency_instruction: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    department: Mapped[Department] = relationship(back_populates="services")
+    attributes: Mapped[list[ServiceAttribute]] = relationship(
+        back_populates="service", order_by="ServiceAttribute.order", cascade="all, delete-orphan"
+    )
+
+
+class ServiceAttribute(Base):
+    """A question a service asks (Open311 attribute); `values` holds the choices of list datatypes."""
+
+    __tablename__ = "service_attribute"
+    __table_args__ = (UniqueConstraint("service_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text)
+    datatype: Mapped[str] = mapped_column(String(20))
+    datatype_description: Mapped[str | None] = mapped_column(Text)
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+    variable: Mapped[bool] = mapped_column(Boolean, default=True)
+    order: Mapped[int] = mapped_column(Integer)
+    values: Mapped[list[Any]] = mapped_column(default=list)
+
+    service: Mapped[Service] = relationship(back_populates="attributes")
+
+
+class KbArticle(Base):
+    """A knowledgebase article; every saved change also lands in `kb_article_version`."""
+
+    __tablename__ = "kb_article"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    example_questions: Mapped[list[Any]] = mapped_column(default=list)
+    synonyms: Mapped[list[Any]] = mapped_column(default=list)
+    url: Mapped[str | None] = mapped_column(String(500))
+    owner: Mapped[str | None] = mapped_column(String(200))
+    review_date: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(120), default="seed")
+
+    department: Mapped[Department | None] = relationship()
+    versions: Mapped[list[KbArticleVersion]] = relationship(
+        back_populates="article", order_by="KbArticleVersion.version", cascade="all, delete-orphan"
+    )
+
+
+class KbArticleVersion(Base):
+    __tablename__ = "kb_article_version"
+    __table_args__ = (UniqueConstraint("article_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("kb_article.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    saved_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    saved_by: Mapped[str] = mapped_column(String(120))
+
+    article: Mapped[KbArticle] = relationship(back_populates="versions")
+
+
+appointment_type_location = Table(
+    "appointment_type_location",
+    Base.metadata,
+    Column("type_id", ForeignKey("appointment_type.id", ondelete="CASCADE"), primary_key=True),
+    Column("location_id", ForeignKey("appointment_location.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class AppointmentLocation(Base):
+    __tablename__ = "appointment_location"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(300))
+    city: Mapped[str] = mapped_column(String(120))
+    postal_code: Mapped[str] = mapped_column(String(7))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    accessibility: Mapped[str] = mapped_column(Text, default="")
+
+
+class AppointmentType(Base):
+    """A kind of appointment (e.g. a flu clinic); its weekly schedule generates the bookable slots."""
+
+    __tablename__ = "appointment_type"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    description: Mapped[str] = mapped_column(Text)
+    eligibility: Mapped[str] = mapped_column(Text, default="")
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    schedule: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    department: Mapped[Department] = relationship()
+    locations: Mapped[list[AppointmentLocation]] = relationship(secondary=appointment_type_location)
+
+
+class AppointmentSlot(Base):
+    __tablename__ = "appointment_slot"
+    __table_args__ = (UniqueConstraint("type_id", "location_id", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type_id: Mapped[int] = mapped_column(ForeignKey("appointment_type.id", ondelete="CASCADE"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("appointment_location.id", ondelete="CASCADE"))
+    starts_at: Mapped[dt.datetime]
+    ends_at: Mapped[dt.datetime]
+    capacity: Mapped[int] = mapped_column(Integer)
+    booked: Mapped[int] = mapped_column(Integer, default=0)
+
+    type: Mapped[AppointmentType] = relationship()
+    location: Mapped[AppointmentLocation] = relationship()
+
+
+class PublicEvent(Base):
+    """A public event that takes RSVPs (consultation, open house, town hall)."""
+
+    __tablename__ = "public_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    venue: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(300))
+    starts_at: Mapped[dt.datetime]
+    ends_at: Mapped[dt.datetime]
+    capacity: Mapped[int] = mapped_column(Integer)
+    online_option: Mapped[str | None] = mapped_column(String(500))
+
+    department: Mapped[Department] = relationship()
+
+
+class MailableItem(Base):
+    """A form or brochure residents can have mailed to them."""
+
+    __tablename__ = "mailable_item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    format: Mapped[str] = mapped_column(String(20))
+    languages: Mapped[list[Any]] = mapped_column(default=list)
+    max_copies: Mapped[int] = mapped_column(Integer, default=1)
+
+    department: Mapped[Department] = relationship()
+
+
+class ReferralOrganization(Base):
+    """Another organization a misdirected request is referred to."""
+
+    __tablename__ = "referral_organization"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(20))
+    topics: Mapped[list[Any]] = mapped_column(default=list)
+    description: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    website: Mapped[str | None] = mapped_column(String(500))
+    hours: Mapped[str | None] = mapped_column(String(200))
+
+
+class OnCallShift(Base):
+    """Who answers a department's after-hours emergencies, and when."""
+
+    __tablename__ = "on_call_shift"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    role: Mapped[str] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(40))
+    starts_at: Mapped[dt.datetime]
+    ends_at: Mapped[dt.datetime]
+
+    department: Mapped[Department] = relationship()
+
+
+class InboundEmail(Base):
+    """A message as received: raw bytes kept so nothing is lost, one row per distinct message."""
+
+    __tablename__ = "inbound_email"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    message_id: Mapped[str | None] = mapped_column(String(998), index=True)
+    source: Mapped[str] = mapped_column(String(300))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    subject: Mapped[str | None] = mapped_column(Text)
+    sender: Mapped[str | None] = mapped_column(String(998))
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # stored -> triaged, or quarantined (could not be parsed; a human looks at it)
+    status: Mapped[str] = mapped_column(String(20), default="stored")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ComponentHeartbeat(Base):
+    """Last sign of life of a background process (the ingester), read by /health."""
+
+    __tablename__ = "component_heartbeat"
+
+    component: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    beat_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

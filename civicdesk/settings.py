@@ -1,0 +1,127 @@
+"""All configuration of civicdesk: one pydantic-settings class, read from `CIVICDESK_*` variables and `.env`.
+
+Every process (web app, ingester, the launchers of Rasa and the action server) reads the same class, so a value
+is set in one place. README's settings table lists these fields; `tests/app/test_settings.py` keeps them in step.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from civicdesk.errors import UserError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Development-only secrets: usable on a developer's machine, refused everywhere else.
+DEV_SECRET_KEY = "dev-only-secret-key-not-for-production-use"
+DEV_ACTIONS_TOKEN = "dev-only-actions-token-not-for-production"
+
+SUPPORTED_DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CIVICDESK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Literal["development", "test", "production"] = Field(
+        "development", description="development, test or production; production refuses development secrets."
+    )
+    var_dir: Path = Field(PROJECT_ROOT / "var", description="Folder for the SQLite file, models and mail drop.")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; empty means a SQLite file `civicdesk.db` in the var folder."
+    )
+    host: str = Field("127.0.0.1", description="Address the core web app listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port of the core web app.")
+    secret_key: SecretStr = Field(
+        SecretStr(DEV_SECRET_KEY), description="Signs console sessions; at least 32 characters outside development."
+    )
+    actions_token: SecretStr = Field(
+        SecretStr(DEV_ACTIONS_TOKEN),
+        description="Service token the action server sends to the core API; at least 32 characters outside development.",
+    )
+    rasa_url: str = Field("http://127.0.0.1:5005", description="Rasa server (loopback only; the gateway calls it).")
+    action_server_url: str = Field("http://127.0.0.1:5055", description="Rasa action server.")
+    core_url: str = Field("", description="URL the action server uses to reach the core; empty: http://host:port.")
+    engine_venv: Path = Field(PROJECT_ROOT / "bot" / ".venv", description="Python 3.10 environment holding Rasa.")
+    maildir: Path | None = Field(None, description="Maildir drop folder the ingester reads; empty: var/mail/inbox.")
+    ingest_poll_seconds: float = Field(30.0, gt=0, description="Seconds between mailbox polls.")
+    max_message_bytes: int = Field(
+        25 * 1024 * 1024, gt=0, description="Larger messages are quarantined, not downloaded."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Logging level.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, url: str) -> str:
+        if not url:
+            return url
+        scheme = urlsplit(url).scheme
+        if scheme not in SUPPORTED_DATABASE_SCHEMES:
+            raise ValueError(
+                f"unsupported database URL scheme {scheme!r}; use one of: {', '.join(SUPPORTED_DATABASE_SCHEMES)}"
+            )
+        return url
+
+    @model_validator(mode="after")
+    def _no_dev_secrets_outside_development(self) -> Settings:
+        if self.env == "development":
+            return self
+        for name, dev_value in (("secret_key", DEV_SECRET_KEY), ("actions_token", DEV_ACTIONS_TOKEN)):
+            value: SecretStr = getattr(self, name)
+            secret = value.get_secret_value()
+            if secret == dev_value or len(secret) < 32:
+                raise ValueError(
+                    f"CIVICDESK_{name.upper()} must be set to a random value of at least 32 characters "
+                    f"when CIVICDESK_ENV={self.env}"
+                )
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL with defaults filled in and PostgreSQL pinned to the psycopg 3 driver."""
+        if not self.database_url:
+            return f"sqlite:///{self.var_dir / 'civicdesk.db'}"
+        if self.database_url.startswith("postgresql://"):
+            return "postgresql+psycopg://" + self.database_url.removeprefix("postgresql://")
+        return self.database_url
+
+    @property
+    def maildir_path(self) -> Path:
+        return self.maildir or self.var_dir / "mail" / "inbox"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.var_dir / "models"
+
+    @property
+    def public_core_url(self) -> str:
+        return self.core_url or f"http://{self.host}:{self.port}"
+
+
+class ConfigError(UserError):
+    """Configuration that cannot work."""
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """Turn pydantic's multi-line report into one line naming each bad variable."""
+    parts = []
+    for item in error.errors():
+        field = ".".join(str(p) for p in item["loc"])
+        name = f"CIVICDESK_{field.upper()}" if field else "settings"
+        parts.append(f"{name}: {item['msg'].removeprefix('Value error, ')}")
+    return "invalid configuration: " + "; ".join(parts)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(error)) from None

@@ -1,0 +1,113 @@
+"""Training of the assistant (Rasa, in the engine environment) and the triage models, when missing or stale.
+
+Staleness is decided by a fingerprint of everything a model is trained from, so `make run` retrains only
+after someone changed the training data, the configuration or the locked library versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from civicdesk.errors import UserError
+from civicdesk.settings import PROJECT_ROOT, Settings
+
+BOT_DIR = PROJECT_ROOT / "bot"
+CHAT_NLU_DIR = PROJECT_ROOT / "nlu_data" / "chat"
+EMAIL_TRAIN_FILES = [PROJECT_ROOT / "nlu_data" / "email" / "train.jsonl"]
+RASA_MODEL_NAME = "civicdesk"
+
+
+def host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    if not parts.hostname or not parts.port:
+        raise UserError(f"{url!r} must name a host and a port, e.g. http://127.0.0.1:5005")
+    return parts.hostname, parts.port
+
+
+def engine_env(settings: Settings) -> dict[str, str]:
+    """Environment for processes in the engine env: how to reach the core, and no phoning home."""
+    return {
+        "CIVICDESK_CORE_URL": settings.public_core_url,
+        "CIVICDESK_ACTIONS_TOKEN": settings.actions_token.get_secret_value(),
+        "CIVICDESK_ACTION_ENDPOINT": settings.action_server_url.rstrip("/") + "/webhook",
+        "RASA_TELEMETRY_ENABLED": "false",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    }
+
+
+def rasa_model_path(settings: Settings) -> Path:
+    return settings.models_dir / f"{RASA_MODEL_NAME}.tar.gz"
+
+
+def rasa_domain() -> Path:
+    folder = BOT_DIR / "domain"
+    return folder if folder.is_dir() else BOT_DIR / "domain.yml"
+
+
+def fingerprint(paths: list[Path]) -> str:
+    """sha256 over the names and contents of every file under the given paths."""
+    digest = hashlib.sha256()
+    files: list[Path] = []
+    for path in paths:
+        files.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
+    for file in files:
+        if file.exists():
+            digest.update(str(file.relative_to(PROJECT_ROOT)).encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def rasa_inputs() -> list[Path]:
+    return [BOT_DIR / "config.yml", rasa_domain(), BOT_DIR / "data", CHAT_NLU_DIR, BOT_DIR / "uv.lock"]
+
+
+def train_rasa(settings: Settings, force: bool = False) -> str:
+    model = rasa_model_path(settings)
+    stamp = model.with_suffix(".fingerprint")
+    wanted = fingerprint(rasa_inputs())
+    if not force and model.exists() and stamp.exists() and stamp.read_text() == wanted:
+        return f"assistant model up to date: {model}"
+    rasa = settings.engine_venv / "bin" / "rasa"
+    if not rasa.exists():
+        raise UserError(f"{rasa} is missing: run `make setup` to create the Rasa environment")
+    command = [
+        str(rasa), "train",
+        "--config", str(BOT_DIR / "config.yml"),
+        "--domain", str(rasa_domain()),
+        "--data", str(BOT_DIR / "data"), str(CHAT_NLU_DIR),
+        "--out", str(settings.models_dir),
+        "--fixed-model-name", RASA_MODEL_NAME,
+    ]
+    result = subprocess.run(command, cwd=PROJECT_ROOT, env={**os.environ, **engine_env(settings)})
+    if result.returncode != 0 or not model.exists():
+        raise UserError(f"training the assistant failed (exit status {result.returncode}); see the output above")
+    stamp.write_text(wanted)
+    return f"assistant model trained: {model}"
+
+
+def triage_model_dir(settings: Settings) -> Path:
+    return settings.models_dir / "triage"
+
+
+def train_triage(settings: Settings, force: bool = False) -> str:
+    import classifiers
+
+    out = triage_model_dir(settings)
+    data = [path for path in EMAIL_TRAIN_FILES if path.exists()]
+    if not data:
+        raise UserError(f"no triage training data at {EMAIL_TRAIN_FILES[0]}")
+    if not force and not classifiers.is_stale(data, out):
+        return f"triage models up to date: {out}"
+    classifiers.train(data, out)
+    return f"triage models trained: {out}"
+
+
+def train_all(settings: Settings, force: bool = False) -> Iterator[str]:
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    yield train_triage(settings, force)
+    yield train_rasa(settings, force)

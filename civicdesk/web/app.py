@@ -1,0 +1,33 @@
+"""FastAPI application factory. One app per process; settings and the session factory live on app.state."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from civicdesk import health
+from civicdesk.db import make_engine, make_session_factory
+from civicdesk.settings import Settings, get_settings
+from civicdesk.web import api
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="civicdesk",
+        summary="Northvale Service First: knowledgebase, service requests and the chat and email front door.",
+        version="0.1.0",
+    )
+    engine = make_engine(settings.sqlalchemy_url)
+    app.state.settings = settings
+    app.state.session_factory = make_session_factory(engine)
+
+    @app.get("/health", tags=["operations"])
+    async def get_health() -> JSONResponse:
+        """Each component's state; HTTP 503 unless every one is ok (so load balancers can use it)."""
+        components = await health.check_all(settings, app.state.session_factory)
+        body = health.report(components)
+        return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+
+    app.include_router(api.router)
+    return app

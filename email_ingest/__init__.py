@@ -1,0 +1,1 @@
+"""Reads the contact centre's mailbox and stores each message exactly once."""

@@ -99,8 +99,12 @@ def db_upgrade() -> None:
 
 @app.command()
 def seed(
-    if_empty: Annotated[bool, typer.Option(help="Only load when the database has no departments yet.")] = False,
-    directory: Annotated[Path | None, typer.Option("--dir", help="Seed folder (default: the shipped one).")] = None,
+    if_empty: Annotated[
+        bool, typer.Option(help="Only load when the database has no departments yet.")
+    ] = False,
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Seed folder (default: the shipped one).")
+    ] = None,
 ) -> None:
     """Load departments, services, articles, clinics, events, forms, referrals and the on-call roster."""
     from civicdesk import seed as seed_loader
@@ -123,7 +127,9 @@ def serve() -> None:
     settings = get_settings()
     _setup_logging(settings)
     ensure_port_free(settings.host, settings.port, "core web app", "CIVICDESK_PORT")
-    typer.echo(f"civicdesk core on http://{settings.host}:{settings.port}  (health: /health, API docs: /docs)")
+    typer.echo(
+        f"civicdesk core on http://{settings.host}:{settings.port}  (health: /health, API docs: /docs)"
+    )
     uvicorn.run(
         "civicdesk.web.app:create_app",
         factory=True,
@@ -187,8 +193,20 @@ def rasa() -> None:
         raise UserError(f"no assistant model at {model}: run `civicdesk train`")
     _exec_engine(
         settings,
-        ["rasa", "run", "--interface", host, "--port", str(port), "--model", str(model),
-         "--credentials", "bot/credentials.yml", "--endpoints", "bot/endpoints.yml"],
+        [
+            "rasa",
+            "run",
+            "--interface",
+            host,
+            "--port",
+            str(port),
+            "--model",
+            str(model),
+            "--credentials",
+            "bot/credentials.yml",
+            "--endpoints",
+            "bot/endpoints.yml",
+        ],
         training.engine_env(settings),
     )
 
@@ -208,7 +226,9 @@ def actions() -> None:
 
 
 @kb_app.command("export")
-def kb_export(directory: Annotated[Path, typer.Argument(help="Folder to write one Markdown file per article.")]) -> None:
+def kb_export(
+    directory: Annotated[Path, typer.Argument(help="Folder to write one Markdown file per article.")],
+) -> None:
     """Write every article as Markdown with front matter (the seed format), for review or bulk edits."""
     from civicdesk import kb
 

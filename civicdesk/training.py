@@ -76,16 +76,25 @@ def train_rasa(settings: Settings, force: bool = False) -> str:
     if not rasa.exists():
         raise UserError(f"{rasa} is missing: run `make setup` to create the Rasa environment")
     command = [
-        str(rasa), "train",
-        "--config", str(BOT_DIR / "config.yml"),
-        "--domain", str(rasa_domain()),
-        "--data", str(BOT_DIR / "data"), str(CHAT_NLU_DIR),
-        "--out", str(settings.models_dir),
-        "--fixed-model-name", RASA_MODEL_NAME,
+        str(rasa),
+        "train",
+        "--config",
+        str(BOT_DIR / "config.yml"),
+        "--domain",
+        str(rasa_domain()),
+        "--data",
+        str(BOT_DIR / "data"),
+        str(CHAT_NLU_DIR),
+        "--out",
+        str(settings.models_dir),
+        "--fixed-model-name",
+        RASA_MODEL_NAME,
     ]
     result = subprocess.run(command, cwd=PROJECT_ROOT, env={**os.environ, **engine_env(settings)})
     if result.returncode != 0 or not model.exists():
-        raise UserError(f"training the assistant failed (exit status {result.returncode}); see the output above")
+        raise UserError(
+            f"training the assistant failed (exit status {result.returncode}); see the output above"
+        )
     stamp.write_text(wanted)
     return f"assistant model trained: {model}"
 

@@ -51,7 +51,10 @@ def _store(message: RawMessage, source: MaildirSource, factory: sessionmaker[Ses
         row = InboundEmail(sha256=digest, source=source.name, raw=message.raw, size=len(message.raw))
         if len(message.raw) > max_bytes:
             row.raw = b""  # not kept whole: the file stays in the Quarantine folder for a person to look at
-            row.status, row.status_reason = "quarantined", f"message of {len(message.raw)} bytes exceeds the cap"
+            row.status, row.status_reason = (
+                "quarantined",
+                f"message of {len(message.raw)} bytes exceeds the cap",
+            )
         else:
             try:
                 headers = read_headers(message.raw)
@@ -79,7 +82,11 @@ def run_forever(
     while not stop.is_set():
         try:
             summary = ingest_once(source, factory, max_bytes)
-            beat(factory, "ok", f"{source.name}: last pass stored {summary.stored}, quarantined {summary.quarantined}")
+            beat(
+                factory,
+                "ok",
+                f"{source.name}: last pass stored {summary.stored}, quarantined {summary.quarantined}",
+            )
             if summary.fetched:
                 log.info("ingest pass: %s", summary.as_dict())
         except Exception:  # keep the loop alive; the heartbeat tells /health what went wrong

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import os
 import pwd
-import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -19,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import free_port, make_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,12 +25,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from civicdesk import migrate
 from civicdesk.db import make_engine, make_session_factory
 from civicdesk.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def postgres_bindir() -> Path:
@@ -60,7 +53,9 @@ def postgres_url() -> Iterator[str]:
         subprocess.run([*prefix, *args], check=True, capture_output=True, timeout=120)
 
     run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
-    options = f"-h 127.0.0.1 -p {port} -k {workdir} -c fsync=off -c full_page_writes=off -c max_connections=200"
+    options = (
+        f"-h 127.0.0.1 -p {port} -k {workdir} -c fsync=off -c full_page_writes=off -c max_connections=200"
+    )
     run(str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(workdir / "log"), "-w", "start")
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
@@ -86,19 +81,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-def make_settings(tmp_path: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "env": "test",
-        "var_dir": tmp_path / "var",
-        "secret_key": secrets.token_urlsafe(32),
-        "actions_token": secrets.token_urlsafe(32),
-        "rasa_url": f"http://127.0.0.1:{free_port()}",
-        "action_server_url": f"http://127.0.0.1:{free_port()}",
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 @pytest.fixture

@@ -97,6 +97,22 @@ def db_upgrade() -> None:
     typer.echo(f"database at schema {migrate.head_revision()}")
 
 
+@db_app.command("revision")
+def db_revision(message: Annotated[str, typer.Option("--message", "-m", help="What the change does.")]) -> None:
+    """Write a new migration from the difference between the models and the schema at head (review it!)."""
+    import tempfile
+
+    from alembic import command
+
+    from civicdesk import migrate
+
+    with tempfile.TemporaryDirectory() as scratch:
+        url = f"sqlite:///{scratch}/head.db"
+        migrate.upgrade(url)
+        script = command.revision(migrate.alembic_config(url), message=message, autogenerate=True)
+    typer.echo(f"wrote {getattr(script, 'path', script)}")
+
+
 @app.command()
 def seed(
     if_empty: Annotated[

@@ -98,7 +98,9 @@ def db_upgrade() -> None:
 
 
 @db_app.command("revision")
-def db_revision(message: Annotated[str, typer.Option("--message", "-m", help="What the change does.")]) -> None:
+def db_revision(
+    message: Annotated[str, typer.Option("--message", "-m", help="What the change does.")],
+) -> None:
     """Write a new migration from the difference between the models and the schema at head (review it!)."""
     import tempfile
 
@@ -109,18 +111,18 @@ def db_revision(message: Annotated[str, typer.Option("--message", "-m", help="Wh
     with tempfile.TemporaryDirectory() as scratch:
         url = f"sqlite:///{scratch}/head.db"
         migrate.upgrade(url)
-        script = command.revision(migrate.alembic_config(url), message=message, autogenerate=True)
+        # Numbered revisions (0001, 0002, ...) read in order in the versions folder.
+        number = len(list((migrate.MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))) + 1
+        script = command.revision(
+            migrate.alembic_config(url), message=message, autogenerate=True, rev_id=f"{number:04d}"
+        )
     typer.echo(f"wrote {getattr(script, 'path', script)}")
 
 
 @app.command()
 def seed(
-    if_empty: Annotated[
-        bool, typer.Option(help="Only load when the database has no departments yet.")
-    ] = False,
-    directory: Annotated[
-        Path | None, typer.Option("--dir", help="Seed folder (default: the shipped one).")
-    ] = None,
+    if_empty: Annotated[bool, typer.Option(help="Only load when the database has no departments yet.")] = False,
+    directory: Annotated[Path | None, typer.Option("--dir", help="Seed folder (default: the shipped one).")] = None,
 ) -> None:
     """Load departments, services, articles, clinics, events, forms, referrals and the on-call roster."""
     from civicdesk import seed as seed_loader
@@ -143,9 +145,7 @@ def serve() -> None:
     settings = get_settings()
     _setup_logging(settings)
     ensure_port_free(settings.host, settings.port, "core web app", "CIVICDESK_PORT")
-    typer.echo(
-        f"civicdesk core on http://{settings.host}:{settings.port}  (health: /health, API docs: /docs)"
-    )
+    typer.echo(f"civicdesk core on http://{settings.host}:{settings.port}  (health: /health, API docs: /docs)")
     uvicorn.run(
         "civicdesk.web.app:create_app",
         factory=True,

@@ -38,9 +38,7 @@ def check_database(factory: sessionmaker[Session]) -> ComponentHealth:
         return ComponentHealth("down", f"{type(error).__name__}: {error}".splitlines()[0])
     head = head_revision()
     if revision != head:
-        return ComponentHealth(
-            "behind", f"schema at {revision}, code expects {head}: run `civicdesk db upgrade`"
-        )
+        return ComponentHealth("behind", f"schema at {revision}, code expects {head}: run `civicdesk db upgrade`")
     return ComponentHealth("ok", f"schema {revision}")
 
 

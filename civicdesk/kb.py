@@ -58,9 +58,7 @@ def upsert_article(session: Session, article: Article, author: str) -> Outcome:
         outcome = "updated"
     row.updated_at, row.updated_by = utcnow(), author
     row.versions.append(
-        KbArticleVersion(
-            version=row.version, title=row.title, body=row.body, status=row.status, saved_by=author
-        )
+        KbArticleVersion(version=row.version, title=row.title, body=row.body, status=row.status, saved_by=author)
     )
     session.flush()
     return outcome
@@ -103,9 +101,7 @@ def to_markdown(row: KbArticle) -> str:
 
 def export_articles(session: Session, directory: Path) -> int:
     directory.mkdir(parents=True, exist_ok=True)
-    rows = session.scalars(
-        select(KbArticle).options(selectinload(KbArticle.department)).order_by(KbArticle.slug)
-    )
+    rows = session.scalars(select(KbArticle).options(selectinload(KbArticle.department)).order_by(KbArticle.slug))
     written = 0
     for row in rows:
         (directory / f"{row.slug}.md").write_text(to_markdown(row), encoding="utf-8")

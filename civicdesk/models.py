@@ -307,3 +307,16 @@ class ComponentHeartbeat(Base):
     state: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str] = mapped_column(Text, default="")
     beat_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class KnowledgeGap(Base):
+    """A question the knowledgebase could not answer with confidence: input for new articles."""
+
+    __tablename__ = "knowledge_gap"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    query: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(20))
+    top_slug: Mapped[str | None] = mapped_column(String(120))
+    top_score: Mapped[float | None]
+    asked_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

@@ -87,20 +87,7 @@ def load(session: Session, directory: Path = SEED_DIR, today: dt.date | None = N
                 "active": True,
             },
         )
-        service.attributes = [
-            models.ServiceAttribute(
-                code=a.code,
-                description=a.description,
-                datatype=a.datatype,
-                datatype_description=a.datatype_description,
-                required=a.required,
-                variable=a.variable,
-                order=a.order,
-                values=[{"key": v.key, "name": v.name} for v in a.values],
-            )
-            for a in s.attributes
-        ]
-        session.flush()  # replace the attributes before the next service reuses their codes
+        _sync_attributes(service, s.attributes)
 
     for article in seed.articles:
         kb.upsert_article(session, article, author="seed")
@@ -211,6 +198,19 @@ def load(session: Session, directory: Path = SEED_DIR, today: dt.date | None = N
         "referrals": len(seed.referrals),
         "on-call shifts": len(seed.oncall),
     }
+
+
+def _sync_attributes(service: models.Service, attributes: list[schema.ServiceAttribute]) -> None:
+    """Update the service's questions in place by code (a delete-then-insert would clash on the unique code)."""
+    existing = {attribute.code: attribute for attribute in service.attributes}
+    wanted = []
+    for a in attributes:
+        row = existing.get(a.code) or models.ServiceAttribute(code=a.code)
+        row.description, row.datatype, row.datatype_description = a.description, a.datatype, a.datatype_description
+        row.required, row.variable, row.order = a.required, a.variable, a.order
+        row.values = [{"key": v.key, "name": v.name} for v in a.values]
+        wanted.append(row)
+    service.attributes = wanted
 
 
 def generate_slots(

@@ -7,8 +7,8 @@ database loader maps these objects to rows; nothing here touches the database.
 Conventions the files rely on:
 - times of day are quoted "HH:MM" strings (YAML 1.1 reads an unquoted 16:30 as the number 990);
 - datetimes carry the Toronto offset that is in force on that day (-05:00 in winter, -04:00 in summer);
-- phone numbers are N11 short codes (311, 211, 811), 988, toll-free numbers, or fictional
-  905/289-555-0100..0199 numbers, so an invented number can never ring a real line.
+- phone numbers are N11 short codes (311, 211, 811), 988, toll-free numbers (real organizations only) or
+  the fictional 905/289-555-0100..0199 block, so an invented local number cannot belong to anyone real.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ __all__ = [
     "SeedError",
     "Service",
     "ServiceAttribute",
+    "load_articles",
     "load_seed",
     "toronto_utc_offset",
 ]
@@ -109,7 +110,7 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max
 Email = Annotated[str, StringConstraints(pattern=r"^[a-z0-9._+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+$")]
 HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://[a-z0-9.-]+\.[a-z]{2,}(?:/\S*)?$")]
 NorthvaleUrl = Annotated[str, StringConstraints(pattern=r"^https://www\.northvale\.ca/[a-z0-9/_-]*$")]
-# N11 codes, the 988 crisis line, toll-free numbers, or the fictional 555-01xx block (never a real line).
+# N11 codes, the 988 crisis line, toll-free numbers, or the fictional 555-01xx block for invented numbers.
 Phone = Annotated[
     str,
     StringConstraints(
@@ -118,9 +119,7 @@ Phone = Annotated[
     ),
 ]
 # Ontario forward sortation areas start with K, L, M, N or P; D, F, I, O, Q and U never appear.
-PostalCode = Annotated[
-    str, StringConstraints(pattern=r"^[KLMNP]\d[ABCEGHJ-NPRSTV-Z] \d[ABCEGHJ-NPRSTV-Z]\d$")
-]
+PostalCode = Annotated[str, StringConstraints(pattern=r"^[KLMNP]\d[ABCEGHJ-NPRSTV-Z] \d[ABCEGHJ-NPRSTV-Z]\d$")]
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 AreaMunicipality = Literal[
@@ -258,9 +257,7 @@ class Holiday(_Model):
     @model_validator(mode="after")
     def _closure_on_weekday(self) -> Holiday:
         if self.date.weekday() >= 5:
-            raise ValueError(
-                f"{self.date} is a {self.date:%A}: give the weekday the offices close (observed)"
-            )
+            raise ValueError(f"{self.date} is a {self.date:%A}: give the weekday the offices close (observed)")
         if self.falls_on is not None and self.falls_on == self.date:
             raise ValueError("falls_on is only for holidays observed on another day; remove it")
         return self
@@ -628,14 +625,14 @@ class _Reader:
                 self.problems.append(f"{file_name}: {label} {_entry_name(entry, index)}: {_describe(exc)}")
         return parsed
 
-    def articles(self) -> list[Article]:
-        kb_dir = self.directory / "kb"
+    def articles(self, kb_dir: Path, prefix: str) -> list[Article]:
+        """Every `*.md` in `kb_dir`; problems are reported as `{prefix}{file name}: ...`."""
         paths = sorted(kb_dir.glob("*.md"))
         if not paths:
-            self.problems.append(f"kb/: no articles (*.md) found in {kb_dir}")
+            self.problems.append(f"{prefix or kb_dir}: no articles (*.md) found in {kb_dir}")
         articles = []
         for path in paths:
-            file_name = f"kb/{path.name}"
+            file_name = f"{prefix}{path.name}"
             try:
                 front_text, body = split_front_matter(path.read_text(encoding="utf-8"))
                 front = yaml.safe_load(front_text)
@@ -647,9 +644,7 @@ class _Reader:
                 self.problems.append(f"{file_name}: the front matter must be YAML fields (slug, title, ...)")
                 continue
             if "body" in front:
-                self.problems.append(
-                    f"{file_name}: 'body' is the Markdown below the front matter, not a field"
-                )
+                self.problems.append(f"{file_name}: 'body' is the Markdown below the front matter, not a field")
                 continue
             try:
                 article = Article.model_validate({**front, "body": body.strip()})
@@ -657,9 +652,7 @@ class _Reader:
                 self.problems.append(f"{file_name}: {_describe(exc)}")
                 continue
             if article.slug != path.stem:
-                self.problems.append(
-                    f"{file_name}: slug '{article.slug}' must match the file name '{path.stem}'"
-                )
+                self.problems.append(f"{file_name}: slug '{article.slug}' must match the file name '{path.stem}'")
             articles.append(article)
         return articles
 
@@ -781,7 +774,7 @@ def load_seed(directory: Path = SEED_DIR) -> SeedData:
     departments = read("departments.yaml", Department, "department")
     holidays = read("holidays.yaml", Holiday, "holiday")
     services = read("services.yaml", Service, "service")
-    articles = reader.articles()
+    articles = reader.articles(reader.directory / "kb", prefix="kb/")
     appointments = reader.appointments(reader.yaml_file("appointments.yaml"))
     events = read("events.yaml", Event, "event")
     forms = read("forms.yaml", MailableItem, "form")
@@ -804,3 +797,19 @@ def load_seed(directory: Path = SEED_DIR) -> SeedData:
     if problems:
         raise SeedError("\n".join(problems))
     return seed
+
+
+def load_articles(directory: Path) -> list[Article]:
+    """Read and validate every `*.md` article directly in `directory` (a knowledgebase export being imported).
+
+    Raises SeedError listing every bad file, so an import either takes all files or none. Department codes are
+    not checked here: the importer checks them against the database.
+    """
+    reader = _Reader(Path(directory))
+    articles = reader.articles(reader.directory, prefix="")
+    for url in _duplicates(article.url for article in articles):
+        files = ", ".join(f"{article.slug}.md" for article in articles if article.url == url)
+        reader.problems.append(f"{files}: url '{url}' is used by more than one article")
+    if reader.problems:
+        raise SeedError("\n".join(reader.problems))
+    return articles

@@ -33,15 +33,11 @@ class Settings(BaseSettings):
     env: Literal["development", "test", "production"] = Field(
         "development", description="development, test or production; production refuses development secrets."
     )
-    var_dir: Path = Field(
-        PROJECT_ROOT / "var", description="Folder for the SQLite file, models and mail drop."
-    )
+    var_dir: Path = Field(PROJECT_ROOT / "var", description="Folder for the SQLite file, models and mail drop.")
     database_url: str = Field(
         "", description="SQLAlchemy URL; empty means a SQLite file `civicdesk.db` in the var folder."
     )
-    models_dir: Path = Field(
-        PROJECT_ROOT / "var" / "models", description="Trained assistant and triage models."
-    )
+    models_dir: Path = Field(PROJECT_ROOT / "var" / "models", description="Trained assistant and triage models.")
     host: str = Field("127.0.0.1", description="Address the core web app listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port of the core web app.")
     secret_key: SecretStr = Field(
@@ -52,19 +48,11 @@ class Settings(BaseSettings):
         SecretStr(DEV_ACTIONS_TOKEN),
         description="Service token the action server sends to the core API; at least 32 characters outside development.",
     )
-    rasa_url: str = Field(
-        "http://127.0.0.1:5005", description="Rasa server (loopback only; the gateway calls it)."
-    )
+    rasa_url: str = Field("http://127.0.0.1:5005", description="Rasa server (loopback only; the gateway calls it).")
     action_server_url: str = Field("http://127.0.0.1:5055", description="Rasa action server.")
-    core_url: str = Field(
-        "", description="URL the action server uses to reach the core; empty: http://host:port."
-    )
-    engine_venv: Path = Field(
-        PROJECT_ROOT / "bot" / ".venv", description="Python 3.10 environment holding Rasa."
-    )
-    maildir: Path | None = Field(
-        None, description="Maildir drop folder the ingester reads; empty: var/mail/inbox."
-    )
+    core_url: str = Field("", description="URL the action server uses to reach the core; empty: http://host:port.")
+    engine_venv: Path = Field(PROJECT_ROOT / "bot" / ".venv", description="Python 3.10 environment holding Rasa.")
+    maildir: Path | None = Field(None, description="Maildir drop folder the ingester reads; empty: var/mail/inbox.")
     ingest_poll_seconds: float = Field(30.0, gt=0, description="Seconds between mailbox polls.")
     max_message_bytes: int = Field(
         25 * 1024 * 1024, gt=0, description="Larger messages are quarantined, not downloaded."

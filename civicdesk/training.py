@@ -92,9 +92,7 @@ def train_rasa(settings: Settings, force: bool = False) -> str:
     ]
     result = subprocess.run(command, cwd=PROJECT_ROOT, env={**os.environ, **engine_env(settings)})
     if result.returncode != 0 or not model.exists():
-        raise UserError(
-            f"training the assistant failed (exit status {result.returncode}); see the output above"
-        )
+        raise UserError(f"training the assistant failed (exit status {result.returncode}); see the output above")
     stamp.write_text(wanted)
     return f"assistant model trained: {model}"
 

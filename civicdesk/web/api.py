@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from civicdesk.models import Service
+from civicdesk.db import transaction
+from civicdesk.kb_search import KnowledgebaseSearch
+from civicdesk.models import KnowledgeGap, Service
 from civicdesk.web.deps import ServiceAuth, SessionDep
 
 router = APIRouter(prefix="/api/v1", dependencies=[ServiceAuth], tags=["internal"])
@@ -43,3 +47,51 @@ def list_services(session: SessionDep) -> list[ServiceOut]:
         )
         for s in services
     ]
+
+
+class KbHitOut(BaseModel):
+    slug: str
+    title: str
+    summary: str
+    url: str | None
+    score: float
+
+
+class KbSearchOut(BaseModel):
+    query: str
+    confident: bool
+    results: list[KbHitOut]
+
+
+Channel = Literal["chat", "email", "phone", "web", "console"]
+
+
+@router.get("/kb/search")
+def search_knowledgebase(
+    request: Request,
+    session: SessionDep,
+    q: Annotated[str, Query(min_length=1, max_length=500, description="The resident's question.")],
+    channel: Annotated[Channel, Query(description="Where the question came from.")] = "chat",
+    limit: Annotated[int, Query(ge=1, le=10)] = 3,
+) -> KbSearchOut:
+    """Published articles best first, with a 0..1 score; an unconfident search is logged as a knowledge gap."""
+    searcher: KnowledgebaseSearch = request.app.state.kb_search
+    result = searcher.search(session, q, limit)
+    if not result.confident:
+        top = result.hits[0] if result.hits else None
+        with transaction(request.app.state.session_factory) as writer:
+            writer.add(
+                KnowledgeGap(
+                    query=q,
+                    channel=channel,
+                    top_slug=top.slug if top else None,
+                    top_score=top.score if top else None,
+                )
+            )
+    return KbSearchOut(
+        query=q,
+        confident=result.confident,
+        results=[
+            KbHitOut(slug=h.slug, title=h.title, summary=h.summary, url=h.url, score=h.score) for h in result.hits
+        ],
+    )

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from civicdesk import health
 from civicdesk.db import make_engine, make_session_factory
+from civicdesk.kb_search import KnowledgebaseSearch
 from civicdesk.settings import Settings, get_settings
 from civicdesk.web import api
 
@@ -21,6 +22,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.sqlalchemy_url)
     app.state.settings = settings
     app.state.session_factory = make_session_factory(engine)
+    app.state.kb_search = KnowledgebaseSearch()
 
     @app.get("/health", tags=["operations"])
     async def get_health() -> JSONResponse:

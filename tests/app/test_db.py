@@ -40,11 +40,7 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
 def test_datetimes_come_back_aware_in_utc(session_factory: sessionmaker[Session]) -> None:
     toronto = timezone(timedelta(hours=-5))
     with transaction(session_factory) as session:
-        session.add(
-            ComponentHeartbeat(
-                component="x", state="ok", beat_at=datetime(2026, 11, 23, 9, 0, tzinfo=toronto)
-            )
-        )
+        session.add(ComponentHeartbeat(component="x", state="ok", beat_at=datetime(2026, 11, 23, 9, 0, tzinfo=toronto)))
     with session_factory() as session:
         beat = session.get(ComponentHeartbeat, "x")
         assert beat is not None

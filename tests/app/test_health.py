@@ -47,9 +47,7 @@ def answering(settings: Settings) -> Iterator[None]:
 
 def set_heartbeat(factory: sessionmaker[Session], age: timedelta) -> None:
     with transaction(factory) as session:
-        session.merge(
-            ComponentHeartbeat(component=INGESTER, state="ok", detail="maildir", beat_at=utcnow() - age)
-        )
+        session.merge(ComponentHeartbeat(component=INGESTER, state="ok", detail="maildir", beat_at=utcnow() - age))
 
 
 def test_nothing_running_is_reported_component_by_component(settings: Settings, engine: Engine) -> None:

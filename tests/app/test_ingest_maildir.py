@@ -41,12 +41,8 @@ def count(factory: sessionmaker[Session], status: str | None = None) -> int:
 
 def test_messages_are_stored_once_and_moved(tmp_path: Path, session_factory: sessionmaker[Session]) -> None:
     inbox = tmp_path / "inbox"
-    drop(
-        inbox, resident_email("Pothole on Lakeshore Rd", "Deep pothole near 410 Lakeshore Road.", "<a@x.org>")
-    )
-    drop(
-        inbox, resident_email("Missed green bin", "Our green bin on Birch Crescent was missed.", "<b@x.org>")
-    )
+    drop(inbox, resident_email("Pothole on Lakeshore Rd", "Deep pothole near 410 Lakeshore Road.", "<a@x.org>"))
+    drop(inbox, resident_email("Missed green bin", "Our green bin on Birch Crescent was missed.", "<b@x.org>"))
     source = MaildirSource(inbox)
 
     first = ingest_once(source, session_factory, CAP)
@@ -89,9 +85,7 @@ def test_oversize_and_unreadable_messages_are_quarantined_not_lost(
     assert count(session_factory, "quarantined") == summary.quarantined >= 1
     with session_factory() as session:
         big = session.scalar(select(InboundEmail).where(InboundEmail.size > CAP))
-        assert (
-            big is not None and big.status == "quarantined" and "exceeds the cap" in (big.status_reason or "")
-        )
+        assert big is not None and big.status == "quarantined" and "exceeds the cap" in (big.status_reason or "")
     box = mailbox.Maildir(inbox)
     assert len(box) == 0
     assert len(box.get_folder("Quarantine")) == summary.quarantined

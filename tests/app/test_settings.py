@@ -18,9 +18,7 @@ CLI = str(PROJECT_ROOT / ".venv" / "bin" / "civicdesk")
 
 def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CIVICDESK_")}
-    return subprocess.run(
-        [CLI, *args], env={**clean, **env}, cwd=cwd, capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run([CLI, *args], env={**clean, **env}, cwd=cwd, capture_output=True, text=True, timeout=60)
 
 
 def assert_one_clear_line(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
@@ -73,9 +71,7 @@ def test_cli_reports_a_busy_port_in_one_line(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = run_cli(
-            "serve", env={"CIVICDESK_PORT": str(port), "CIVICDESK_VAR_DIR": str(tmp_path)}, cwd=tmp_path
-        )
+        result = run_cli("serve", env={"CIVICDESK_PORT": str(port), "CIVICDESK_VAR_DIR": str(tmp_path)}, cwd=tmp_path)
     assert_one_clear_line(result, f"port {port} on 127.0.0.1 is already in use", "CIVICDESK_PORT")
 
 

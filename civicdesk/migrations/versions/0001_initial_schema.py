@@ -202,9 +202,7 @@ def upgrade() -> None:
         sa.Column("can_be_emergency", sa.Boolean(), nullable=False),
         sa.Column("emergency_instruction", sa.Text(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["department_id"], ["department.id"], name=op.f("fk_service_department_id_department")
-        ),
+        sa.ForeignKeyConstraint(["department_id"], ["department.id"], name=op.f("fk_service_department_id_department")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_service")),
         sa.UniqueConstraint("code", name=op.f("uq_service_code")),
     )

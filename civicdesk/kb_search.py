@@ -1,0 +1,178 @@
+"""Ranked knowledgebase search whose score can be read as a confidence (0..1).
+
+One implementation serves SQLite and PostgreSQL alike: the published articles are small enough (hundreds, not
+millions) to index in memory with scikit-learn, and the index is rebuilt whenever an article changes. Each
+article is scored two ways against the resident's words: the best match among its title and example questions
+(residents ask the same things in similar words) and the match with the whole article (title, tags, questions,
+body). Word n-grams carry meaning, character n-grams absorb typos ("recyling", "garbge"). Words residents use
+for an article's terms ("trash" for garbage) are mapped to those terms before scoring.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.sparse import hstack, spmatrix
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from civicdesk.models import KbArticle
+
+# Chosen on a development set (each article's first example question held out of the index and asked), never
+# on the evaluation questions in tests/app/data/kb_questions.yaml; bench/kb_search.py reproduces both.
+QUESTION_WEIGHT = 0.3  # best title/example-question match
+ARTICLE_WEIGHT = 0.7  # match with the whole article
+CONFIDENT_SCORE = 0.2  # at or above: answer with the top article (about 0.89 precision on the development set)
+CONFIDENT_MARGIN = 0.04  # ... and only when it stands clear of the runner-up
+RELEVANT_SCORE = 0.1  # below: not worth offering as a choice (off-topic questions score under 0.09)
+
+
+@dataclass(frozen=True)
+class Hit:
+    slug: str
+    title: str
+    summary: str
+    url: str | None
+    score: float
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    hits: list[Hit]
+
+    @property
+    def confident(self) -> bool:
+        if not self.hits or self.hits[0].score < CONFIDENT_SCORE:
+            return False
+        runner_up = self.hits[1].score if len(self.hits) > 1 else 0.0
+        return self.hits[0].score - runner_up >= CONFIDENT_MARGIN
+
+
+def summarize(markdown: str, limit: int = 280) -> str:
+    """The first paragraph of prose, without Markdown marks, cut at a sentence or word boundary."""
+    for block in re.split(r"\n\s*\n", markdown):
+        text = block.strip()
+        if not text or text.startswith(("#", "|", "-", "*", ">")) or re.match(r"\d+\.", text):
+            continue
+        text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", text)
+        text = re.sub(r"[*_`]+", "", " ".join(text.split()))
+        if len(text) <= limit:
+            return text
+        cut = text[:limit]
+        sentence_end = cut.rfind(". ")
+        return cut[: sentence_end + 1] if sentence_end > limit // 2 else cut.rsplit(" ", 1)[0] + "…"
+    return ""
+
+
+class _Index:
+    def __init__(self, articles: list[KbArticle]) -> None:
+        self.hits = [Hit(a.slug, a.title, summarize(a.body), a.url, 0.0) for a in articles]
+        self.synonyms = self._synonym_map(articles)
+        self.synonym_pattern = self._synonym_pattern()
+        questions: list[str] = []
+        owners: list[int] = []
+        documents: list[str] = []
+        for position, article in enumerate(articles):
+            for question in [article.title, *article.example_questions]:
+                questions.append(self.expand(question))
+                owners.append(position)
+            documents.append(
+                self.expand(
+                    " ".join(
+                        [
+                            article.title,
+                            " ".join(article.tags).replace("_", " "),
+                            *article.example_questions,
+                            article.body,
+                        ]
+                    )
+                )
+            )
+        self.owners = np.asarray(owners)
+        self.words = TfidfVectorizer(
+            ngram_range=(1, 2), stop_words="english", sublinear_tf=True, strip_accents="unicode"
+        )
+        self.chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, strip_accents="unicode")
+        corpus = questions + documents
+        self.words.fit(corpus)
+        self.chars.fit(corpus)
+        self.question_vectors = self._vectorize(questions)
+        self.document_vectors = self._vectorize(documents)
+
+    @staticmethod
+    def _synonym_map(articles: list[KbArticle]) -> dict[str, str]:
+        mapping: dict[str, str] = {}
+        for article in articles:
+            for synonym in article.synonyms:
+                for word in synonym.get("words", []):
+                    mapping[str(word).lower()] = str(synonym["term"]).lower()
+        return mapping
+
+    def _synonym_pattern(self) -> re.Pattern[str] | None:
+        if not self.synonyms:
+            return None
+        # Longest first, so "blue box" wins over "box"; one pattern keeps a search to a single scan.
+        words = sorted(self.synonyms, key=len, reverse=True)
+        return re.compile(r"\b(?:" + "|".join(re.escape(word) for word in words) + r")\b")
+
+    def expand(self, text: str) -> str:
+        """Append the article term for each resident word or phrase found ("trash" adds "garbage")."""
+        if self.synonym_pattern is None:
+            return text
+        terms = {self.synonyms[match] for match in self.synonym_pattern.findall(text.lower())}
+        return " ".join([text, *sorted(terms)])
+
+    def _vectorize(self, texts: list[str]) -> spmatrix:
+        # Equal say for words and characters, then unit length so dot products are cosines.
+        return normalize(hstack([self.words.transform(texts), self.chars.transform(texts)]).tocsr())
+
+    def search(self, query: str, limit: int) -> list[Hit]:
+        vector = self._vectorize([self.expand(query)])
+        question_scores = (self.question_vectors @ vector.T).toarray().ravel()
+        best_question = np.zeros(len(self.hits))
+        np.maximum.at(best_question, self.owners, question_scores)
+        document_scores = (self.document_vectors @ vector.T).toarray().ravel()
+        scores = QUESTION_WEIGHT * best_question + ARTICLE_WEIGHT * document_scores
+        order = np.argsort(-scores, kind="stable")[:limit]
+        return [
+            Hit(**{**self.hits[i].__dict__, "score": round(float(scores[i]), 4)})
+            for i in order
+            if scores[i] >= RELEVANT_SCORE
+        ]
+
+
+class KnowledgebaseSearch:
+    """Keeps one index per process and rebuilds it when the published articles change."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._signature: tuple[Any, ...] | None = None
+        self._index: _Index | None = None
+
+    def _current(self, session: Session) -> _Index | None:
+        published = KbArticle.status == "published"
+        signature = tuple(
+            session.execute(
+                select(func.count(KbArticle.id), func.max(KbArticle.updated_at), func.sum(KbArticle.version)).where(
+                    published
+                )
+            ).one()
+        )
+        with self._lock:
+            if signature != self._signature:
+                articles = list(session.scalars(select(KbArticle).where(published).order_by(KbArticle.slug)))
+                self._index = _Index(articles) if articles else None
+                self._signature = signature
+            return self._index
+
+    def search(self, session: Session, query: str, limit: int = 3) -> SearchResult:
+        index = self._current(session)
+        hits = index.search(query, limit) if index and query.strip() else []
+        return SearchResult(query=query, hits=hits)

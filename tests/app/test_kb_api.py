@@ -1,0 +1,59 @@
+"""The knowledgebase search API the assistant's actions call: token, ranking, confidence, knowledge gaps."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from civicdesk import seed
+from civicdesk.db import transaction
+from civicdesk.models import KnowledgeGap
+from civicdesk.settings import Settings
+from civicdesk.web.app import create_app
+
+
+@pytest.fixture
+def client(settings: Settings, session_factory: sessionmaker[Session]) -> TestClient:
+    with transaction(session_factory) as session:
+        seed.load(session, today=dt.date(2026, 11, 23))
+    client = TestClient(create_app(settings))
+    client.headers["Authorization"] = f"Bearer {settings.actions_token.get_secret_value()}"
+    return client
+
+
+def test_search_needs_the_service_token(client: TestClient) -> None:
+    for headers in ({"Authorization": ""}, {"Authorization": "Bearer not-the-token"}):
+        response = client.get("/api/v1/kb/search", params={"q": "garbage day"}, headers=headers)
+        assert response.status_code == 401
+
+
+def test_a_clear_question_gets_a_confident_answer(client: TestClient, session_factory: sessionmaker[Session]) -> None:
+    body = client.get("/api/v1/kb/search", params={"q": "how do I book a flu shot"}).json()
+    assert body["confident"] is True
+    top = body["results"][0]
+    assert top["slug"] == "flu-covid-vaccine-clinics"
+    assert 0 < top["score"] <= 1 and top["url"].startswith("https://www.northvale.ca/") and top["summary"]
+    assert [r["score"] for r in body["results"]] == sorted((r["score"] for r in body["results"]), reverse=True)
+    with session_factory() as session:
+        assert session.scalars(select(KnowledgeGap)).all() == []
+
+
+def test_an_unanswerable_question_is_recorded_as_a_knowledge_gap(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    body = client.get("/api/v1/kb/search", params={"q": "what is the meaning of life", "channel": "chat"}).json()
+    assert body == {"query": "what is the meaning of life", "confident": False, "results": []}
+    with session_factory() as session:
+        gap = session.scalars(select(KnowledgeGap)).one()
+        assert (gap.query, gap.channel, gap.top_slug) == ("what is the meaning of life", "chat", None)
+
+
+def test_bad_parameters_are_explained(client: TestClient) -> None:
+    response = client.get("/api/v1/kb/search", params={"q": "", "limit": 50})
+    assert response.status_code == 422
+    problems = {tuple(item["loc"]) for item in response.json()["detail"]}
+    assert problems == {("query", "q"), ("query", "limit")}

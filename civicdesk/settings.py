@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     )
     actions_token: SecretStr = Field(
         SecretStr(DEV_ACTIONS_TOKEN),
-        description="Service token the action server sends to the core API; at least 32 characters outside development.",
+        description="Service token the action server sends to the core API; 32+ characters outside development.",
     )
     rasa_url: str = Field("http://127.0.0.1:5005", description="Rasa server (loopback only; the gateway calls it).")
     action_server_url: str = Field("http://127.0.0.1:5055", description="Rasa action server.")

@@ -83,6 +83,7 @@ class Service(Base):
     target_emergency_hours: Mapped[float | None]
     can_be_emergency: Mapped[bool] = mapped_column(Boolean, default=False)
     emergency_instruction: Mapped[str | None] = mapped_column(Text)
+    location_required: Mapped[bool] = mapped_column(Boolean, default=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     department: Mapped[Department] = relationship(back_populates="services")
@@ -225,6 +226,7 @@ class PublicEvent(Base):
     starts_at: Mapped[dt.datetime]
     ends_at: Mapped[dt.datetime]
     capacity: Mapped[int] = mapped_column(Integer)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)  # seats taken by RSVPs
     online_option: Mapped[str | None] = mapped_column(String(500))
 
     department: Mapped[Department] = relationship()
@@ -320,3 +322,178 @@ class KnowledgeGap(Base):
     top_slug: Mapped[str | None] = mapped_column(String(120))
     top_score: Mapped[float | None]
     asked_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Contact(Base):
+    """A resident or business that contacted the centre; one row per email or phone number (deduplicated)."""
+
+    __tablename__ = "contact"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)  # stored lower-case
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)  # digits only, 10 for North America
+    preferred_language: Mapped[str] = mapped_column(String(8), default="en")
+    consent: Mapped[bool] = mapped_column(Boolean, default=False)  # to be contacted about the request
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ServiceRequest(Base):
+    """A request for service, from any channel; `reference` is what the resident quotes (SR-2026-000123)."""
+
+    __tablename__ = "service_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str | None] = mapped_column(String(20), unique=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"))
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referral_organization.id"))
+    description: Mapped[str] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(String(300))
+    postal_code: Mapped[str | None] = mapped_column(String(7))
+    lat: Mapped[float | None]
+    long: Mapped[float | None]
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)  # Open311 attribute answers by code
+    channel: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(30), default="service_request")
+    urgency: Mapped[str] = mapped_column(String(20), default="routine")
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    resolution: Mapped[str | None] = mapped_column(Text)
+    assignee: Mapped[str | None] = mapped_column(String(120))
+    api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_client.id"))
+    token: Mapped[str | None] = mapped_column(String(64), unique=True)  # Open311 token for the submitter
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[dt.datetime]
+    closed_at: Mapped[dt.datetime | None]
+
+    service: Mapped[Service] = relationship()
+    department: Mapped[Department] = relationship()
+    contact: Mapped[Contact | None] = relationship()
+    referral: Mapped[ReferralOrganization | None] = relationship()
+    history: Mapped[list[ServiceRequestChange]] = relationship(
+        back_populates="request", order_by="ServiceRequestChange.id", cascade="all, delete-orphan"
+    )
+    notes: Mapped[list[ServiceRequestNote]] = relationship(
+        back_populates="request", order_by="ServiceRequestNote.id", cascade="all, delete-orphan"
+    )
+    attachments: Mapped[list[ServiceRequestAttachment]] = relationship(
+        back_populates="request", order_by="ServiceRequestAttachment.id", cascade="all, delete-orphan"
+    )
+
+
+class ServiceRequestChange(Base):
+    """One change to a request: who, when, which field, from what to what."""
+
+    __tablename__ = "service_request_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_request.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(120))
+    field: Mapped[str] = mapped_column(String(40))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+
+    request: Mapped[ServiceRequest] = relationship(back_populates="history")
+
+
+class ServiceRequestNote(Base):
+    __tablename__ = "service_request_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_request.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    author: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(Text)
+    internal: Mapped[bool] = mapped_column(Boolean, default=True)  # internal notes are never shown to residents
+
+    request: Mapped[ServiceRequest] = relationship(back_populates="notes")
+
+
+class ServiceRequestAttachment(Base):
+    """What was attached (the file itself lives with the email or the upload store)."""
+
+    __tablename__ = "service_request_attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_request.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+
+    request: Mapped[ServiceRequest] = relationship(back_populates="attachments")
+
+
+class ApiClient(Base):
+    """A caller of the APIs (an Open311 app, the action server); only the sha256 of its key is stored."""
+
+    __tablename__ = "api_client"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(String(20))  # "open311" or "internal"
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class AppointmentBooking(Base):
+    __tablename__ = "appointment_booking"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("appointment_slot.id"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"))
+    status: Mapped[str] = mapped_column(String(20), default="booked")  # booked, cancelled
+    channel: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    cancelled_at: Mapped[dt.datetime | None]
+
+    slot: Mapped[AppointmentSlot] = relationship()
+    contact: Mapped[Contact] = relationship()
+
+
+class EventRsvp(Base):
+    __tablename__ = "event_rsvp"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("public_event.id"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"))
+    party_size: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(20), default="attending")  # attending, cancelled
+    channel: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    cancelled_at: Mapped[dt.datetime | None]
+
+    event: Mapped[PublicEvent] = relationship()
+    contact: Mapped[Contact] = relationship()
+
+
+class FormRequest(Base):
+    """A form or brochure to be mailed to a Canadian address."""
+
+    __tablename__ = "form_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("mailable_item.id"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"))
+    copies: Mapped[int] = mapped_column(Integer, default=1)
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    recipient: Mapped[str] = mapped_column(String(200))
+    street: Mapped[str] = mapped_column(String(300))
+    city: Mapped[str] = mapped_column(String(120))
+    province: Mapped[str] = mapped_column(String(2))
+    postal_code: Mapped[str] = mapped_column(String(7))
+    status: Mapped[str] = mapped_column(String(20), default="requested")  # requested, mailed, cancelled
+    channel: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    mailed_at: Mapped[dt.datetime | None]
+
+    item: Mapped[MailableItem] = relationship()
+    contact: Mapped[Contact] = relationship()

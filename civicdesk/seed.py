@@ -84,6 +84,7 @@ def load(session: Session, directory: Path = SEED_DIR, today: dt.date | None = N
                 "target_emergency_hours": s.targets.emergency,
                 "can_be_emergency": s.can_be_emergency,
                 "emergency_instruction": s.emergency_instruction,
+                "location_required": s.location_required,
                 "active": True,
             },
         )

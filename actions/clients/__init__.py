@@ -1,0 +1,1 @@
+"""Clients for the systems the actions call (one module per system)."""

@@ -1,0 +1,54 @@
+"""Normalizers for what residents type: Canadian postal codes, North American phone numbers, email addresses.
+
+Each returns the canonical form or raises `InvalidInput` naming the field and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from civicdesk.errors import UserError
+
+# Canada Post: no D, F, I, O, Q or U anywhere; no W or Z as the first letter.
+POSTAL_CODE = re.compile(r"^([ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]) ?(\d[ABCEGHJ-NPRSTV-Z]\d)$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+PROVINCES = {"AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT"}
+
+
+class InvalidInput(UserError):
+    """A value a resident or client gave that cannot be accepted; `field` says which."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def postal_code(value: str, field: str = "postal_code") -> str:
+    match = POSTAL_CODE.match(value.strip().upper())
+    if not match:
+        raise InvalidInput(field, f"{value!r} is not a Canadian postal code (for example L3X 2B7)")
+    return f"{match.group(1)} {match.group(2)}"
+
+
+def phone(value: str, field: str = "phone") -> str:
+    digits = re.sub(r"\D", "", value)
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) != 10 or digits[0] in "01":
+        raise InvalidInput(field, f"{value!r} is not a 10-digit phone number (for example 905-555-0100)")
+    return digits
+
+
+def email(value: str, field: str = "email") -> str:
+    address = value.strip().lower()
+    if len(address) > 254 or not EMAIL.match(address):
+        raise InvalidInput(field, f"{value!r} is not an email address")
+    return address
+
+
+def province(value: str, field: str = "province") -> str:
+    code = value.strip().upper()
+    if code not in PROVINCES:
+        raise InvalidInput(field, f"{value!r} is not a Canadian province or territory code (for example ON)")
+    return code

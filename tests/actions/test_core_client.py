@@ -1,0 +1,102 @@
+"""The core API client: configuration from the environment, the request it sends, its one error type."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from actions.clients.core import (
+    DEFAULT_CORE_URL,
+    DEFAULT_TIMEOUT_SECONDS,
+    CoreAPIError,
+    CoreClient,
+    CoreSettings,
+    KBArticle,
+)
+
+
+def test_settings_defaults_when_environment_is_empty() -> None:
+    settings = CoreSettings.from_env({})
+
+    assert settings == CoreSettings(base_url=DEFAULT_CORE_URL, token="", timeout_seconds=DEFAULT_TIMEOUT_SECONDS)
+    assert DEFAULT_CORE_URL == "http://127.0.0.1:8000"
+
+
+def test_settings_read_from_environment() -> None:
+    settings = CoreSettings.from_env(
+        {
+            "CIVICDESK_CORE_URL": "http://127.0.0.1:8123/",
+            "CIVICDESK_ACTIONS_TOKEN": " s3cret ",
+            "CIVICDESK_CORE_TIMEOUT": "2.5",
+        }
+    )
+
+    assert settings == CoreSettings(base_url="http://127.0.0.1:8123/", token="s3cret", timeout_seconds=2.5)
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-1"])
+def test_bad_timeout_is_a_core_api_error(value: str) -> None:
+    with pytest.raises(CoreAPIError, match="CIVICDESK_CORE_TIMEOUT"):
+        CoreSettings.from_env({"CIVICDESK_CORE_TIMEOUT": value})
+
+
+@pytest.mark.asyncio
+async def test_search_sends_contract_request_and_parses_results(
+    core: HTTPServer, auth_header: dict[str, str], load_fixture: Callable[[str], Any]
+) -> None:
+    core.expect_oneshot_request(
+        "/api/v1/kb/search",
+        method="GET",
+        query_string={"q": "green bin & recycling?", "channel": "chat", "limit": "3"},
+        headers={**auth_header, "Accept": "application/json"},
+    ).respond_with_json(load_fixture("kb_search_confident.json"))
+
+    found = await CoreClient.from_env().search_knowledgebase("green bin & recycling?")
+
+    core.check_assertions()
+    assert found.confident is True
+    assert found.query == "When is garbage day on Maple Crescent in Harlow Falls?"
+    assert [a.slug for a in found.results] == ["garbage-collection-day", "holiday-collection-schedule"]
+    assert found.results[1] == KBArticle(
+        slug="holiday-collection-schedule",
+        title="Collection after statutory holidays",
+        summary=(
+            "When a statutory holiday falls on a weekday, collection for the rest of that week moves one day later."
+        ),
+        url="https://www.northvale.ca/kb/holiday-collection-schedule",
+        score=0.47,
+    )
+
+
+@pytest.mark.asyncio
+async def test_no_token_sends_no_authorization_header(
+    core: HTTPServer, monkeypatch: pytest.MonkeyPatch, load_fixture: Callable[[str], Any]
+) -> None:
+    monkeypatch.delenv("CIVICDESK_ACTIONS_TOKEN")
+    core.expect_oneshot_request("/api/v1/kb/search").respond_with_json(load_fixture("kb_search_none.json"))
+
+    await CoreClient.from_env().search_knowledgebase("anything")
+
+    [(request, _response)] = core.log
+    assert "Authorization" not in request.headers
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("status", [201, 301, 401, 503])
+async def test_any_status_but_200_raises_core_api_error_naming_it(status: int, core: HTTPServer) -> None:
+    # A well-formed body must not hide a refused token or a redirect to a login page.
+    core.expect_oneshot_request("/api/v1/kb/search").respond_with_json(
+        {"query": "water bill", "confident": False, "results": []}, status=status
+    )
+
+    with pytest.raises(CoreAPIError, match=f"HTTP {status}"):
+        await CoreClient.from_env().search_knowledgebase("water bill")
+
+
+@pytest.mark.asyncio
+async def test_connection_refused_raises_core_api_error(core_refusing: str) -> None:
+    with pytest.raises(CoreAPIError, match="failed"):
+        await CoreClient.from_env().search_knowledgebase("water bill")

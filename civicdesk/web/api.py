@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -11,7 +12,8 @@ from sqlalchemy.orm import selectinload
 
 from civicdesk.db import transaction
 from civicdesk.kb_search import KnowledgebaseSearch
-from civicdesk.models import KnowledgeGap, Service
+from civicdesk.models import KnowledgeGap, Service, ServiceRequest
+from civicdesk.service_requests import ContactIn, RequestIn, create_request, get_by_reference
 from civicdesk.web.deps import ServiceAuth, SessionDep
 
 router = APIRouter(prefix="/api/v1", dependencies=[ServiceAuth], tags=["internal"])
@@ -95,3 +97,71 @@ def search_knowledgebase(
             KbHitOut(slug=h.slug, title=h.title, summary=h.summary, url=h.url, score=h.score) for h in result.hits
         ],
     )
+
+
+class ContactBody(BaseModel):
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    preferred_language: str = "en"
+    consent: bool = False
+
+
+class RequestBody(BaseModel):
+    service_code: str
+    description: str
+    channel: str = "chat"
+    address: str | None = None
+    postal_code: str | None = None
+    lat: float | None = None
+    long: float | None = None
+    attributes: dict[str, str | float | list[str]] = {}
+    contact: ContactBody | None = None
+    kind: str = "service_request"
+    urgency: str = "routine"
+
+
+class RequestStatusOut(BaseModel):
+    """What a resident may be told about a request: never the contact details or internal notes."""
+
+    reference: str
+    service_code: str
+    service_name: str
+    department: str
+    status: str
+    resolution: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    due_at: dt.datetime
+
+
+def _status_out(request: ServiceRequest) -> RequestStatusOut:
+    return RequestStatusOut(
+        reference=request.reference or "",
+        service_code=request.service.code,
+        service_name=request.service.name,
+        department=request.department.name,
+        status=request.status,
+        resolution=request.resolution,
+        created_at=request.created_at,
+        updated_at=request.updated_at,
+        due_at=request.due_at,
+    )
+
+
+@router.post("/requests", status_code=201)
+def create_service_request(body: RequestBody, request: Request) -> RequestStatusOut:
+    """Create a request (the assistant's 'report a problem' form, the console); returns its reference."""
+    data = RequestIn(
+        **body.model_dump(exclude={"contact"}),
+        contact=ContactIn(**body.contact.model_dump()) if body.contact else None,
+    )
+    with transaction(request.app.state.session_factory) as session:
+        created = create_request(session, data, actor=f"api:{body.channel}")
+        return _status_out(created)
+
+
+@router.get("/requests/{reference}")
+def get_service_request(reference: str, session: SessionDep) -> RequestStatusOut:
+    """Status of a request by its reference (SR-2026-000123)."""
+    return _status_out(get_by_reference(session, reference))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from civicdesk import health
 from civicdesk.db import make_engine, make_session_factory
 from civicdesk.kb_search import KnowledgebaseSearch
+from civicdesk.service_requests import NotFound
 from civicdesk.settings import Settings, get_settings
+from civicdesk.validation import InvalidInput
 from civicdesk.web import api
 
 
@@ -30,6 +32,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         components = await health.check_all(settings, app.state.session_factory)
         body = health.report(components)
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+
+    @app.exception_handler(InvalidInput)
+    async def invalid_input(_request: Request, error: InvalidInput) -> JSONResponse:
+        # The same shape as FastAPI's own validation errors, so clients handle one format.
+        detail = [{"loc": ["body", *error.field.split(".")], "msg": error.message, "type": "invalid_input"}]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_request: Request, error: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=404)
 
     app.include_router(api.router)
     return app

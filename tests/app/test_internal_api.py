@@ -1,4 +1,4 @@
-"""The knowledgebase search API the assistant's actions call: token, ranking, confidence, knowledge gaps."""
+"""The internal API the assistant's actions call: token, knowledgebase search, knowledge gaps, service requests."""
 
 from __future__ import annotations
 
@@ -57,3 +57,36 @@ def test_bad_parameters_are_explained(client: TestClient) -> None:
     assert response.status_code == 422
     problems = {tuple(item["loc"]) for item in response.json()["detail"]}
     assert problems == {("query", "q"), ("query", "limit")}
+
+
+def test_a_request_created_through_the_api_can_be_looked_up(client: TestClient) -> None:
+    created = client.post(
+        "/api/v1/requests",
+        json={
+            "service_code": "graffiti",
+            "description": "Spray paint tags across the bus shelter glass.",
+            "address": "King St W and Mill St, Harlow Falls",
+            "attributes": {"surface": "bus_shelter", "offensive": "no"},
+            "contact": {"email": "m.tremblay@example.org", "consent": True},
+        },
+    )
+    assert created.status_code == 201, created.json()
+    reference = created.json()["reference"]
+    status = client.get(f"/api/v1/requests/{reference}").json()
+    assert status["status"] == "open" and status["service_code"] == "graffiti"
+    assert "contact" not in status and "m.tremblay" not in str(status)
+
+
+def test_api_errors_name_the_field_and_unknown_references_are_404(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/requests",
+        json={"service_code": "graffiti", "description": "tags", "address": "1 Main St", "postal_code": "12345"},
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "postal_code"]
+    unanswered = client.post(
+        "/api/v1/requests", json={"service_code": "graffiti", "description": "tags", "address": "1 Main St"}
+    )
+    assert unanswered.status_code == 422
+    assert unanswered.json()["detail"][0]["loc"] == ["body", "attribute[surface]"]
+    assert client.get("/api/v1/requests/SR-2026-999999").status_code == 404

@@ -102,15 +102,15 @@ def triage_model_dir(settings: Settings) -> Path:
 
 
 def train_triage(settings: Settings, force: bool = False) -> str:
-    import classifiers
+    from classifiers.model import is_stale, train
 
     out = triage_model_dir(settings)
     data = [path for path in EMAIL_TRAIN_FILES if path.exists()]
     if not data:
         raise UserError(f"no triage training data at {EMAIL_TRAIN_FILES[0]}")
-    if not force and not classifiers.is_stale(data, out):
+    if not force and not is_stale(data, out):
         return f"triage models up to date: {out}"
-    classifiers.train(data, out)
+    train(data, out)
     return f"triage models trained: {out}"
 
 

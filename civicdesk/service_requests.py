@@ -98,7 +98,7 @@ def upsert_contact(session: Session, given: ContactIn) -> Contact | None:
         contact.email = email
     if phone and contact.phone is None and session.scalar(select(Contact.id).where(Contact.phone == phone)) is None:
         contact.phone = phone
-    contact.name = given.name.strip() if given.name and given.name.strip() else contact.name
+    contact.name = validation.name(given.name, "contact.name") if given.name and given.name.strip() else contact.name
     contact.preferred_language = given.preferred_language or contact.preferred_language
     contact.consent = given.consent or bool(contact.consent)
     contact.updated_at = utcnow()

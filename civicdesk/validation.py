@@ -11,7 +11,7 @@ from civicdesk.errors import UserError
 
 # Canada Post: no D, F, I, O, Q or U anywhere; no W or Z as the first letter.
 POSTAL_CODE = re.compile(r"^([ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]) ?(\d[ABCEGHJ-NPRSTV-Z]\d)$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[A-Za-z]{2,}$")
 PROVINCES = {"AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT"}
 
 
@@ -52,3 +52,10 @@ def province(value: str, field: str = "province") -> str:
     if code not in PROVINCES:
         raise InvalidInput(field, f"{value!r} is not a Canadian province or territory code (for example ON)")
     return code
+
+
+def name(value: str, field: str = "name", limit: int = 200) -> str:
+    text = " ".join(value.split())
+    if len(text) > limit or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise InvalidInput(field, f"a name of at most {limit} ordinary characters, please")
+    return text

@@ -11,7 +11,7 @@ from civicdesk.kb_search import KnowledgebaseSearch
 from civicdesk.service_requests import NotFound
 from civicdesk.settings import Settings, get_settings
 from civicdesk.validation import InvalidInput
-from civicdesk.web import api
+from civicdesk.web import api, api_bookings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -44,4 +44,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"detail": str(error)}, status_code=404)
 
     app.include_router(api.router)
+    app.include_router(api_bookings.router)
     return app

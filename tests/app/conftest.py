@@ -14,16 +14,17 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from helpers import free_port, make_settings
+from helpers import SEED_TODAY, free_port, make_settings
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from civicdesk import migrate
-from civicdesk.db import make_engine, make_session_factory
+from civicdesk import migrate, seed
+from civicdesk.db import make_engine, make_session_factory, transaction
 from civicdesk.settings import Settings
 
 
@@ -70,15 +71,79 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     server = request.getfixturevalue("postgres_url")
     name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    with _admin(server) as admin:
+        admin.execute(text(f'CREATE DATABASE "{name}"'))
     try:
         yield f"{server}/{name}"
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+        with _admin(server) as admin:
+            admin.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+def _migrate_and_seed(url: str) -> None:
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    with transaction(make_session_factory(engine)) as session:
+        seed.load(session, today=SEED_TODAY)
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:  # everything into the main file, so a file copy is complete
+            connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    engine.dispose()  # PostgreSQL copies a template only while nobody is connected to it
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def seeded_template(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database migrated and seeded once per test session and backend; tests get copies of it."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'seeded.db'}"
+        _migrate_and_seed(url)
+        yield url
+        return
+    server = request.getfixturevalue("postgres_url")
+    name = f"seeded_{uuid.uuid4().hex[:12]}"
+    with _admin(server) as admin:
+        admin.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        _migrate_and_seed(f"{server}/{name}")
+        yield f"{server}/{name}"
+    finally:
+        with _admin(server) as admin:
+            admin.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def seeded_database_url(seeded_template: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh copy of the seeded database. A module that wants seeded data overrides `database_url` with it:
+
+    @pytest.fixture
+    def database_url(seeded_database_url: str) -> str:
+        return seeded_database_url
+    """
+    template = make_url(seeded_template)
+    if template.get_backend_name() == "sqlite":
+        copy = tmp_path / "civicdesk.db"
+        shutil.copyfile(str(template.database), copy)
+        yield f"sqlite:///{copy}"
+        return
+    server = seeded_template.rsplit("/", 1)[0]
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with _admin(server) as admin:
+        admin.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.database}"'))
+    try:
+        yield f"{server}/{name}"
+    finally:
+        with _admin(server) as admin:
+            admin.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def _admin(server: str) -> Iterator[Connection]:
+    engine = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

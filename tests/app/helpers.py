@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import socket
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
+from civicdesk.db import make_engine, make_session_factory
+from civicdesk.service_requests import ContactIn
 from civicdesk.settings import Settings
+
+SEED_TODAY = dt.date(2026, 11, 23)  # a Monday: seeded slots start here
 
 
 def free_port() -> int:
@@ -26,3 +35,39 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def resident(number: int = 1) -> ContactIn:
+    return ContactIn(name=f"Resident {number}", email=f"resident{number}@example.org", phone=f"905555{number:04d}")
+
+
+def race(url: str, attempts: list[Callable[[Session], object]]) -> list[object]:
+    """Run each attempt in its own thread, session and transaction, all released at once by a barrier.
+
+    Every thread holds its own connection before the barrier opens, so all of them really run together.
+    Returns what each attempt returned, or the exception it raised (its transaction rolled back).
+    """
+    engine = make_engine(url, pool_size=len(attempts), max_overflow=0)
+    factory = make_session_factory(engine)
+    barrier = threading.Barrier(len(attempts))
+    outcomes: list[object] = [None] * len(attempts)
+
+    def run(position: int) -> None:
+        with factory() as session:
+            session.connection()
+            barrier.wait(timeout=60)
+            try:
+                outcomes[position] = attempts[position](session)
+                session.commit()
+            except Exception as error:  # the outcome under test, examined by the caller
+                session.rollback()
+                outcomes[position] = error
+
+    threads = [threading.Thread(target=run, args=(position,)) for position in range(len(attempts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    engine.dispose()
+    assert not any(thread.is_alive() for thread in threads), "a racer never finished"
+    return outcomes

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from civicdesk import seed
-from civicdesk.db import transaction
 from civicdesk.models import KnowledgeGap
 from civicdesk.settings import Settings
 from civicdesk.web.app import create_app
 
 
 @pytest.fixture
+def database_url(seeded_database_url: str) -> str:
+    return seeded_database_url
+
+
+@pytest.fixture
 def client(settings: Settings, session_factory: sessionmaker[Session]) -> TestClient:
-    with transaction(session_factory) as session:
-        seed.load(session, today=dt.date(2026, 11, 23))
     client = TestClient(create_app(settings))
     client.headers["Authorization"] = f"Bearer {settings.actions_token.get_secret_value()}"
     return client

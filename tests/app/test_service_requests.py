@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from civicdesk import seed
 from civicdesk.db import transaction
 from civicdesk.models import Contact
 from civicdesk.service_requests import (
@@ -23,9 +21,12 @@ from civicdesk.validation import InvalidInput
 
 
 @pytest.fixture
+def database_url(seeded_database_url: str) -> str:
+    return seeded_database_url
+
+
+@pytest.fixture
 def seeded(session_factory: sessionmaker[Session]) -> sessionmaker[Session]:
-    with transaction(session_factory) as session:
-        seed.load(session, today=dt.date(2026, 11, 23))
     return session_factory
 
 

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from civicdesk import training
+from civicdesk.api_clients import clients_app
 from civicdesk.db import make_engine, make_session_factory, transaction
 from civicdesk.errors import UserError
 from civicdesk.settings import PROJECT_ROOT, Settings, get_settings
@@ -24,6 +25,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 kb_app = typer.Typer(help="Knowledgebase articles as Markdown files.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(kb_app, name="kb")
+app.add_typer(clients_app, name="clients", help="API keys of Open311 apps and internal callers.")
 
 
 def _mount_classifiers() -> None:

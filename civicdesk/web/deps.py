@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from civicdesk.api_clients import verify_key
 from civicdesk.settings import Settings
 
 
@@ -27,16 +28,21 @@ bearer = HTTPBearer(auto_error=False)
 
 
 def require_service_token(
+    request: Request,
     settings: Annotated[Settings, Depends(get_settings_dep)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> None:
-    """The action server's calls carry the service token; anything else is refused."""
-    expected = settings.actions_token.get_secret_value().encode()
-    given = credentials.credentials.encode() if credentials else b""
-    if not hmac.compare_digest(given, expected):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "a valid service token is required", {"WWW-Authenticate": "Bearer"}
-        )
+    """A caller of the internal API presents the action server's token (a deployment secret, from the
+    environment) or an internal-scope API key issued by `civicdesk clients create` (stored only as a hash)."""
+    given = credentials.credentials if credentials else ""
+    if given and hmac.compare_digest(given.encode(), settings.actions_token.get_secret_value().encode()):
+        return
+    with request.app.state.session_factory() as session:
+        if given and verify_key(session, given, "internal") is not None:
+            return
+    raise HTTPException(
+        status.HTTP_401_UNAUTHORIZED, "a valid service token is required", {"WWW-Authenticate": "Bearer"}
+    )
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from civicdesk.db import transaction
 from civicdesk.models import KnowledgeGap
 from civicdesk.settings import Settings
 from civicdesk.web.app import create_app
@@ -89,3 +90,18 @@ def test_api_errors_name_the_field_and_unknown_references_are_404(client: TestCl
     assert unanswered.status_code == 422
     assert unanswered.json()["detail"][0]["loc"] == ["body", "attribute[surface]"]
     assert client.get("/api/v1/requests/SR-2026-999999").status_code == 404
+
+
+def test_an_issued_internal_key_works_until_revoked(client: TestClient, session_factory: sessionmaker[Session]) -> None:
+    from civicdesk import api_clients
+
+    with transaction(session_factory) as session:
+        key = api_clients.create_client(session, "agent-console", "internal")
+        open311_key = api_clients.create_client(session, "fixmystreet-northvale", "open311")
+    search = {"q": "garbage day"}
+    assert client.get("/api/v1/kb/search", params=search, headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    wrong_scope = client.get("/api/v1/kb/search", params=search, headers={"Authorization": f"Bearer {open311_key}"})
+    assert wrong_scope.status_code == 401
+    with transaction(session_factory) as session:
+        api_clients.revoke(session, "agent-console")
+    assert client.get("/api/v1/kb/search", params=search, headers={"Authorization": f"Bearer {key}"}).status_code == 401

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from helpers import race
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,6 +18,7 @@ from civicdesk.service_requests import (
     get_by_reference,
     update_request,
 )
+from civicdesk.settings import Settings
 from civicdesk.validation import InvalidInput
 
 
@@ -148,3 +150,29 @@ def test_urgency_moves_the_due_time(seeded: sessionmaker[Session]) -> None:
         routine_due = request.due_at
         update_request(session, request, "agent", urgency="urgent")
         assert request.due_at < routine_due
+
+
+def test_two_first_requests_from_one_resident_at_once_make_one_contact(
+    seeded: sessionmaker[Session], settings: Settings
+) -> None:
+    with seeded() as session:
+        answers = required_answers(session, "road_repair")
+
+    def attempt(session: Session) -> object:
+        return create_request(session, pothole(attributes=answers), actor="open311:test").reference
+
+    outcomes = race(settings.sqlalchemy_url, [attempt] * 8)
+    assert all(isinstance(outcome, str) for outcome in outcomes), outcomes
+    with seeded() as session:
+        assert session.scalar(select(func.count()).select_from(Contact)) == 1
+
+
+def test_a_name_on_file_is_kept_and_agents_correct_it(seeded: sessionmaker[Session]) -> None:
+    from civicdesk.service_requests import update_contact, upsert_contact
+
+    with transaction(seeded) as session:
+        contact = upsert_contact(session, ContactIn(name="Dana Okafor", email="dana@example.org"))
+        again = upsert_contact(session, ContactIn(name="Someone Else", email="DANA@example.org"))
+        assert again is contact and contact is not None and contact.name == "Dana Okafor"
+        update_contact(session, contact, "agent.li", name="Dana Okafor-Reid", phone="905 555 0177")
+        assert (contact.name, contact.phone) == ("Dana Okafor-Reid", "9055550177")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -24,7 +25,9 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
+@lru_cache(maxsize=1)
 def head_revision() -> str | None:
+    """The newest migration shipped with this code (read once: /health asks on every call)."""
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 

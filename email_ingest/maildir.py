@@ -56,6 +56,7 @@ def _header(message: object, name: str) -> str | None:
 class MaildirSource:
     def __init__(self, path: Path) -> None:
         self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)  # mailbox creates only the last folder
         self.box = mailbox.Maildir(path, create=True)
         for folder in (PROCESSED_FOLDER, QUARANTINE_FOLDER):
             if folder not in self.box.list_folders():

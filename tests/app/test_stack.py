@@ -7,6 +7,7 @@ on free loopback ports and a throwaway var folder; only the trained models are s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -76,7 +77,8 @@ def test_make_run_reaches_healthy_and_ctrl_c_stops_everything(tmp_path: Path) ->
         assert body.get("status") == "ok", f"not healthy after {STARTUP_SECONDS} s: {body}\n{output[-3000:]}"
         assert "core web app   http://127.0.0.1" in output  # the URLs are printed
     finally:
-        os.killpg(process.pid, signal.SIGINT)
+        with contextlib.suppress(ProcessLookupError):  # already gone if make run failed
+            os.killpg(process.pid, signal.SIGINT)
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:

@@ -97,3 +97,9 @@ def test_heartbeat_is_recorded(session_factory: sessionmaker[Session]) -> None:
     with session_factory() as session:
         heartbeat = session.get(ComponentHeartbeat, INGESTER)
         assert heartbeat is not None and heartbeat.detail.endswith("stored 2")
+
+
+def test_a_fresh_drop_folder_is_created_with_its_parents(tmp_path: Path) -> None:
+    source = MaildirSource(tmp_path / "var" / "mail" / "inbox")
+    assert list(source.pending()) == []
+    assert {"Processed", "Quarantine"} <= set(mailbox.Maildir(tmp_path / "var" / "mail" / "inbox").list_folders())

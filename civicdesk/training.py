@@ -18,7 +18,7 @@ from civicdesk.settings import PROJECT_ROOT, Settings
 
 BOT_DIR = PROJECT_ROOT / "bot"
 CHAT_NLU_DIR = PROJECT_ROOT / "nlu_data" / "chat"
-EMAIL_TRAIN_FILES = [PROJECT_ROOT / "nlu_data" / "email" / "train.jsonl"]
+EMAIL_DIR = PROJECT_ROOT / "nlu_data" / "email"
 RASA_MODEL_NAME = "civicdesk"
 
 
@@ -105,9 +105,10 @@ def train_triage(settings: Settings, force: bool = False) -> str:
     from classifiers.model import is_stale, train
 
     out = triage_model_dir(settings)
-    data = [path for path in EMAIL_TRAIN_FILES if path.exists()]
+    # Files named train*.jsonl are training data; test*.jsonl are held out (nlu_data/email/README.md).
+    data = sorted(EMAIL_DIR.glob("train*.jsonl"))
     if not data:
-        raise UserError(f"no triage training data at {EMAIL_TRAIN_FILES[0]}")
+        raise UserError(f"no triage training data (train*.jsonl) in {EMAIL_DIR}")
     if not force and not is_stale(data, out):
         return f"triage models up to date: {out}"
     train(data, out)

@@ -48,7 +48,19 @@ def test_labels_and_coverage(name: str) -> None:
     assert duplicates == []
 
 
-@pytest.mark.parametrize("name", sorted(MINIMUMS))
+ALL_FILES = sorted(path.name for path in EMAIL_DIR.glob("*.jsonl"))
+
+
+@pytest.mark.parametrize("name", ALL_FILES)
+def test_every_file_is_well_labelled(name: str) -> None:
+    for number, row in enumerate(load(name), start=1):
+        assert set(row) == {"subject", "body", "service_code", "kind", "urgency"}, f"{name}:{number}"
+        assert row["service_code"] in REQUIRED_SERVICE_CODES, f"{name}:{number}"
+        assert row["kind"] in KINDS and row["urgency"] in URGENCIES, f"{name}:{number}"
+        assert row["subject"] or row["body"], f"{name}:{number} is empty"
+
+
+@pytest.mark.parametrize("name", ALL_FILES)
 def test_contact_details_are_fictional(name: str) -> None:
     for number, row in enumerate(load(name), start=1):
         text = f"{row['subject']}\n{row['body']}"
@@ -60,7 +72,7 @@ def test_contact_details_are_fictional(name: str) -> None:
 
 
 def test_held_out_messages_are_not_copies_of_training_messages() -> None:
-    train = [set(words(row).split()) for row in load("train.jsonl")]
+    train = [set(words(row).split()) for path in sorted(EMAIL_DIR.glob("train*.jsonl")) for row in load(path.name)]
     for number, row in enumerate(load("test.jsonl"), start=1):
         mine = set(words(row).split())
         if len(mine) <= 3:

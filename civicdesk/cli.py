@@ -56,6 +56,7 @@ def main() -> None:
 
 def _setup_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # it announces every plugin it loads
 
 
 def ensure_port_free(host: str, port: int, what: str, setting: str) -> None:

@@ -38,6 +38,8 @@ def engine_env(settings: Settings) -> dict[str, str]:
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        # Rasa 3.6's dependencies warn about their own deprecated calls at every start; nothing to act on here.
+        "PYTHONWARNINGS": "ignore::DeprecationWarning",
     }
 
 

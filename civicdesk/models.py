@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -497,3 +498,19 @@ class FormRequest(Base):
 
     item: Mapped[MailableItem] = relationship()
     contact: Mapped[Contact] = relationship()
+
+
+class MailCheckpoint(Base):
+    """How far the ingester has read one IMAP folder: every UID up to `last_uid` under `uidvalidity` is stored.
+
+    Written in the same transaction as each message's row. `last_folder` is where `last_uid` goes, so a move that
+    a crash cut short is finished on the next pass without downloading the message again.
+    """
+
+    __tablename__ = "mail_checkpoint"
+
+    mailbox: Mapped[str] = mapped_column(String(300), primary_key=True)  # imap://user@host:port/INBOX
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)  # IMAP UIDs and UIDVALIDITY are unsigned 32-bit
+    last_uid: Mapped[int] = mapped_column(BigInteger)
+    last_folder: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,289 @@
+"""IMAP ingestion against a real Dovecot: every message stored exactly once, then moved; nothing lost on the way."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from dovecot import Dovecot, Mailbox
+from imapclient import IMAPClient
+from imapclient.imapclient import SEEN
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from civicdesk.models import InboundEmail, MailCheckpoint
+from email_ingest.imap import ImapAccount, ImapSource, Security
+from email_ingest.runner import ingest_once
+
+CAP = 20_000
+
+
+def resident_email(subject: str, body: str, message_id: str) -> bytes:
+    message = EmailMessage()
+    message["From"] = "Daniel Okafor <daniel.okafor@example.org>"
+    message["To"] = "servicefirst@northvale.ca"
+    message["Subject"] = subject
+    message["Message-ID"] = message_id
+    message.set_content(body)
+    return message.as_bytes().replace(b"\n", b"\r\n")
+
+
+POTHOLE = resident_email("Pothole on Lakeshore Rd", "Deep pothole near 410 Lakeshore Road, Port Sable.", "<p@x.org>")
+BIN = resident_email("Missed green bin", "Our green bin on Birch Crescent was missed on Tuesday.", "<g@x.org>")
+LIGHT = resident_email("Streetlight out", "The light at Mill St and King St in Pinecrest is out.", "<s@x.org>")
+# A broken mailer's encoded-word in From: the headers cannot be read, so a person has to look at it.
+MALFORMED = b"From: =?utf-8?b?####?=\r\nTo: servicefirst@northvale.ca\r\nSubject: culvert\r\n\r\nBlocked culvert.\r\n"
+
+
+@pytest.fixture(scope="module")
+def dovecot() -> Iterator[Dovecot]:
+    server = Dovecot(tls=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mailbox(dovecot: Dovecot) -> Mailbox:
+    return dovecot.new_mailbox()
+
+
+def connect(server: Mailbox) -> IMAPClient:
+    client = IMAPClient("127.0.0.1", port=server.port, ssl=False, timeout=10)
+    client.login(server.user, server.password)
+    return client
+
+
+def append(server: Mailbox, *messages: bytes) -> None:
+    with connect(server) as client:
+        for raw in messages:
+            client.append("INBOX", raw)
+
+
+def folder_flags(server: Mailbox, folder: str) -> list[tuple[bytes, ...]]:
+    """The flags of every message in a folder (an empty list when the folder is empty or missing)."""
+    with connect(server) as client:
+        if not client.folder_exists(folder):
+            return []
+        client.select_folder(folder, readonly=True)
+        uids = client.search(["ALL"])
+        return [data[b"FLAGS"] for data in client.fetch(uids, ["FLAGS"]).values()] if uids else []
+
+
+def source(server: Mailbox, factory: sessionmaker[Session]) -> ImapSource:
+    account = ImapAccount(
+        host="127.0.0.1", port=server.port, username=server.user, password=server.password, security="plain", timeout=10
+    )
+    return ImapSource(account, factory, max_bytes=CAP)
+
+
+def count(factory: sessionmaker[Session], status: str | None = None) -> int:
+    with factory() as session:
+        query = select(func.count()).select_from(InboundEmail)
+        if status:
+            query = query.where(InboundEmail.status == status)
+        return int(session.scalar(query) or 0)
+
+
+def outcome(summary: Any) -> tuple[int, int, int, int]:
+    return summary.fetched, summary.stored, summary.duplicates, summary.quarantined
+
+
+def test_mail_is_stored_once_moved_unread_and_a_second_pass_fetches_nothing(
+    mailbox: Mailbox, session_factory: sessionmaker[Session]
+) -> None:
+    append(mailbox, POTHOLE, BIN)
+
+    first = ingest_once(source(mailbox, session_factory), session_factory, CAP)
+    second = ingest_once(source(mailbox, session_factory), session_factory, CAP)
+
+    assert outcome(first) == (2, 2, 0, 0)
+    assert second.fetched == 0
+    assert folder_flags(mailbox, "INBOX") == []
+    processed = folder_flags(mailbox, "Processed")
+    assert len(processed) == 2 and not any(SEEN in flags for flags in processed)  # BODY.PEEK[] marks nothing read
+    with session_factory() as session:
+        row = session.scalar(select(InboundEmail).where(InboundEmail.message_id == "<p@x.org>"))
+        assert row is not None and row.raw == POTHOLE and row.subject == "Pothole on Lakeshore Rd"
+        assert row.source == f"imap://{mailbox.user}@127.0.0.1:{mailbox.port}/INBOX"
+        checkpoint = session.scalar(select(MailCheckpoint))
+        assert checkpoint is not None and checkpoint.last_uid == 2 and checkpoint.last_folder == "Processed"
+
+
+def test_the_same_message_appended_twice_is_stored_once(
+    mailbox: Mailbox, session_factory: sessionmaker[Session]
+) -> None:
+    append(mailbox, LIGHT, LIGHT)
+
+    summary = ingest_once(source(mailbox, session_factory), session_factory, CAP)
+
+    assert outcome(summary) == (2, 1, 1, 0)
+    assert count(session_factory) == 1
+    assert folder_flags(mailbox, "INBOX") == [] and len(folder_flags(mailbox, "Processed")) == 2
+
+
+def test_an_oversize_message_is_quarantined_without_its_body_being_fetched(
+    mailbox: Mailbox, session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = resident_email("Photos of the washout", "Photo data. " * 4_000, "<big@x.org>")
+    assert len(big) > CAP
+    append(mailbox, big, BIN)
+    requested: list[tuple[Any, Any]] = []
+    fetch = IMAPClient.fetch
+
+    def recording_fetch(self: IMAPClient, messages: Any, data: Any, *args: Any, **kwargs: Any) -> Any:
+        requested.append((messages, data))
+        return fetch(self, messages, data, *args, **kwargs)
+
+    monkeypatch.setattr(IMAPClient, "fetch", recording_fetch)
+
+    summary = ingest_once(source(mailbox, session_factory), session_factory, CAP)
+
+    assert outcome(summary) == (2, 1, 0, 1)
+    bodies = [messages for messages, data in requested if b"BODY.PEEK[]" in data]
+    assert bodies == [[2]]  # only the small message's body was downloaded
+    with session_factory() as session:
+        row = session.scalar(select(InboundEmail).where(InboundEmail.status == "quarantined"))
+        assert row is not None and row.raw == b"" and row.size == len(big)
+        assert row.status_reason == f"message of {len(big)} bytes exceeds the cap"
+        assert row.subject == "Photos of the washout" and row.message_id == "<big@x.org>"
+    assert len(folder_flags(mailbox, "Quarantine")) == 1 and len(folder_flags(mailbox, "Processed")) == 1
+
+    append(mailbox, big)  # the same oversize message again: recognised by its headers and size
+    again = ingest_once(source(mailbox, session_factory), session_factory, CAP)
+    assert outcome(again) == (1, 0, 1, 0) and count(session_factory) == 2
+
+
+def test_a_malformed_message_is_quarantined_and_the_batch_goes_on(
+    mailbox: Mailbox, session_factory: sessionmaker[Session]
+) -> None:
+    append(mailbox, POTHOLE, MALFORMED, BIN)
+
+    summary = ingest_once(source(mailbox, session_factory), session_factory, CAP)
+
+    assert outcome(summary) == (3, 2, 0, 1)
+    with session_factory() as session:
+        row = session.scalar(select(InboundEmail).where(InboundEmail.status == "quarantined"))
+        assert row is not None and row.raw == MALFORMED and "unreadable headers" in (row.status_reason or "")
+    assert len(folder_flags(mailbox, "Quarantine")) == 1 and len(folder_flags(mailbox, "Processed")) == 2
+
+
+def test_a_new_uidvalidity_resets_the_checkpoint_without_duplicates(
+    mailbox: Mailbox, session_factory: sessionmaker[Session]
+) -> None:
+    append(mailbox, POTHOLE, BIN)
+    ingest_once(source(mailbox, session_factory), session_factory, CAP)
+    with session_factory() as session:
+        before = session.scalar(select(MailCheckpoint))
+        assert before is not None and before.last_uid == 2
+
+    mailbox.forget_uids("INBOX")
+    append(mailbox, POTHOLE, LIGHT)  # UIDs 1 and 2 again: below the old checkpoint, under a new UIDVALIDITY
+
+    summary = ingest_once(source(mailbox, session_factory), session_factory, CAP)
+
+    assert outcome(summary) == (2, 1, 1, 0)
+    assert count(session_factory) == 3
+    with session_factory() as session:
+        after = session.scalar(select(MailCheckpoint))
+        assert after is not None and after.uidvalidity != before.uidvalidity and after.last_uid == 2
+        assert session.scalar(select(InboundEmail.id).where(InboundEmail.message_id == "<s@x.org>")) is not None
+
+
+class PowerCut(Exception):
+    pass
+
+
+class CrashingSource(ImapSource):
+    """Dies on the move of the n-th message: its row is committed, the message is still in the inbox."""
+
+    def __init__(self, *args: Any, crash_on: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.moves_left = crash_on
+
+    def move_to(self, key: str, folder: str) -> None:
+        self.moves_left -= 1
+        if self.moves_left == 0:
+            raise PowerCut(key)
+        super().move_to(key, folder)
+
+
+def test_a_crash_between_commit_and_move_leaves_no_duplicate(
+    mailbox: Mailbox, session_factory: sessionmaker[Session]
+) -> None:
+    append(mailbox, POTHOLE, MALFORMED, BIN)
+    crashing = CrashingSource(source(mailbox, session_factory).account, session_factory, CAP, crash_on=2)
+
+    with pytest.raises(PowerCut):
+        ingest_once(crashing, session_factory, CAP)
+    assert count(session_factory) == 2 and len(folder_flags(mailbox, "INBOX")) == 2
+
+    again = ingest_once(source(mailbox, session_factory), session_factory, CAP)
+
+    assert outcome(again) == (1, 1, 0, 0)  # only the third message is downloaded
+    assert count(session_factory) == 3 and count(session_factory, "quarantined") == 1
+    assert folder_flags(mailbox, "INBOX") == []
+    assert len(folder_flags(mailbox, "Quarantine")) == 1 and len(folder_flags(mailbox, "Processed")) == 2
+
+
+class NoMoveSource(ImapSource):
+    """A server without the MOVE extension (RFC 6851): COPY, \\Deleted, UID EXPUNGE instead."""
+
+    def _supports_move(self, client: IMAPClient) -> bool:
+        return False
+
+
+def test_without_move_the_message_is_copied_and_expunged(
+    mailbox: Mailbox, session_factory: sessionmaker[Session]
+) -> None:
+    append(mailbox, POTHOLE, BIN)
+    account = source(mailbox, session_factory).account
+
+    summary = ingest_once(NoMoveSource(account, session_factory, CAP), session_factory, CAP)
+
+    assert outcome(summary) == (2, 2, 0, 0)
+    assert folder_flags(mailbox, "INBOX") == [] and len(folder_flags(mailbox, "Processed")) == 2
+    assert ingest_once(NoMoveSource(account, session_factory, CAP), session_factory, CAP).fetched == 0
+
+
+def test_plaintext_is_refused_off_loopback() -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        ImapAccount(host="mail.northvale.ca", username="servicefirst", password="x", security="plain")
+    assert ImapAccount(host="mail.northvale.ca", username="servicefirst", password="x").effective_port == 993
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+def test_tls_checks_the_server_certificate(
+    security: Security, mailbox: Mailbox, session_factory: sessionmaker[Session]
+) -> None:
+    append(mailbox, POTHOLE)
+    port = mailbox.tls_port if security == "tls" else mailbox.port
+    login = {"host": "127.0.0.1", "port": port, "username": mailbox.user, "password": mailbox.password}
+    untrusted = ImapAccount(**login, security=security)  # the system's CAs do not know the test certificate
+    with pytest.raises(ssl.SSLCertVerificationError):
+        ingest_once(ImapSource(untrusted, session_factory, CAP), session_factory, CAP)
+    assert count(session_factory) == 0
+
+    trusted = ssl.create_default_context(cafile=str(mailbox.certificate))
+    account = ImapAccount(**login, security=security, ssl_context=trusted)
+    assert outcome(ingest_once(ImapSource(account, session_factory, CAP), session_factory, CAP)) == (1, 1, 0, 0)
+
+
+def test_a_checkpoint_that_cannot_be_written_takes_the_row_with_it(
+    mailbox: Mailbox, session_factory: sessionmaker[Session]
+) -> None:
+    big = resident_email("Site plan", "Drawing data. " * 3_000, "<plan@x.org>")
+    append(mailbox, big)
+    # The source fetches only the headers of a message over its cap; a runner with a larger cap would store
+    # those headers as the whole message, so the checkpoint refuses and the row is rolled back with it.
+    with pytest.raises(RuntimeError, match="size cap"):
+        ingest_once(source(mailbox, session_factory), session_factory, 10 * CAP)
+    assert count(session_factory) == 0
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(MailCheckpoint)) == 0
+    assert len(folder_flags(mailbox, "INBOX")) == 1

@@ -7,10 +7,11 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,6 +20,11 @@ from civicdesk.api_clients import clients_app
 from civicdesk.db import make_engine, make_session_factory, transaction
 from civicdesk.errors import UserError
 from civicdesk.settings import PROJECT_ROOT, Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from email_ingest.runner import MailSource
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -86,7 +92,10 @@ def check() -> None:
     typer.echo(f"core web app   {core}/      health {core}/health   API docs {core}/docs")
     typer.echo(f"Rasa server    {settings.rasa_url} (loopback, called by the core only)")
     typer.echo(f"action server  {settings.action_server_url}")
-    typer.echo(f"mail drop      {settings.maildir_path} (Maildir: put messages in new/)")
+    if settings.imap_host:
+        typer.echo(f"mailbox        imap {settings.imap_username}@{settings.imap_host} folder {settings.imap_folder}")
+    else:
+        typer.echo(f"mail drop      {settings.maildir_path} (Maildir: put messages in new/)")
     typer.echo(f"database       {settings.sqlalchemy_url.split('@')[-1]}")
 
 
@@ -163,14 +172,13 @@ def ingest(
     once: Annotated[bool, typer.Option("--once", help="Drain the backlog and stop.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="With --once: print the summary as JSON.")] = False,
 ) -> None:
-    """Read the mail source continuously (or drain it once) into the database."""
-    from email_ingest.maildir import MaildirSource
+    """Read the mail source (IMAP when CIVICDESK_IMAP_HOST is set, else the Maildir drop folder) into the database."""
     from email_ingest.runner import ingest_once, run_forever
 
     settings = get_settings()
     _setup_logging(settings)
     factory = make_session_factory(make_engine(settings.sqlalchemy_url))
-    source = MaildirSource(settings.maildir_path)
+    source = _mail_source(settings, factory)
     if once:
         summary = ingest_once(source, factory, settings.max_message_bytes)
         typer.echo(json.dumps(summary.as_dict()) if as_json else f"ingested: {summary.as_dict()}")
@@ -180,6 +188,31 @@ def ingest(
         signal.signal(signum, lambda *_: stop.set())
     typer.echo(f"ingester reading {source.name} every {settings.ingest_poll_seconds:g} s")
     run_forever(source, factory, settings.max_message_bytes, settings.ingest_poll_seconds, stop)
+
+
+def _mail_source(settings: Settings, factory: sessionmaker[Session]) -> MailSource:
+    from email_ingest.maildir import PROCESSED_FOLDER, QUARANTINE_FOLDER, MaildirSource
+
+    if not settings.imap_host:
+        return MaildirSource(settings.maildir_path)
+    from email_ingest.imap import ImapAccount, ImapSource
+
+    context = ssl.create_default_context(cafile=str(settings.imap_ca_file)) if settings.imap_ca_file else None
+    try:
+        account = ImapAccount(
+            host=settings.imap_host,
+            username=settings.imap_username,
+            password=settings.imap_password.get_secret_value(),
+            port=settings.imap_port,
+            folder=settings.imap_folder,
+            security=settings.imap_security,
+            timeout=settings.imap_timeout_seconds,
+            ssl_context=context,
+        )
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    folders = {PROCESSED_FOLDER: settings.imap_processed_folder, QUARANTINE_FOLDER: settings.imap_quarantine_folder}
+    return ImapSource(account, factory, settings.max_message_bytes, folders=folders)
 
 
 @app.command()

@@ -53,6 +53,18 @@ class Settings(BaseSettings):
     core_url: str = Field("", description="URL the action server uses to reach the core; empty: http://host:port.")
     engine_venv: Path = Field(PROJECT_ROOT / "bot" / ".venv", description="Python 3.10 environment holding Rasa.")
     maildir: Path | None = Field(None, description="Maildir drop folder the ingester reads; empty: var/mail/inbox.")
+    imap_host: str = Field("", description="IMAP server of the centre's mailbox; empty: read the Maildir drop folder.")
+    imap_port: int | None = Field(None, ge=1, le=65535, description="IMAP port; empty: 993 for tls, 143 otherwise.")
+    imap_security: Literal["tls", "starttls", "plain"] = Field(
+        "tls", description="tls, starttls, or plain (plain only to a loopback server)."
+    )
+    imap_username: str = Field("", description="IMAP login.")
+    imap_password: SecretStr = Field(SecretStr(""), description="IMAP password.")
+    imap_folder: str = Field("INBOX", description="Folder the ingester reads.")
+    imap_processed_folder: str = Field("Processed", description="Folder stored messages are moved to.")
+    imap_quarantine_folder: str = Field("Quarantine", description="Folder unreadable or oversize messages go to.")
+    imap_timeout_seconds: float = Field(60.0, gt=0, description="Seconds before a silent IMAP server is given up.")
+    imap_ca_file: Path | None = Field(None, description="CA certificates to trust for IMAP; empty: the system's.")
     ingest_poll_seconds: float = Field(30.0, gt=0, description="Seconds between mailbox polls.")
     max_message_bytes: int = Field(
         25 * 1024 * 1024, gt=0, description="Larger messages are quarantined, not downloaded."
@@ -70,6 +82,14 @@ class Settings(BaseSettings):
                 f"unsupported database URL scheme {scheme!r}; use one of: {', '.join(SUPPORTED_DATABASE_SCHEMES)}"
             )
         return url
+
+    @model_validator(mode="after")
+    def _imap_login_given(self) -> Settings:
+        if self.imap_host and not (self.imap_username and self.imap_password.get_secret_value()):
+            raise ValueError(
+                "CIVICDESK_IMAP_HOST is set, so CIVICDESK_IMAP_USERNAME and CIVICDESK_IMAP_PASSWORD are needed"
+            )
+        return self
 
     @model_validator(mode="after")
     def _no_dev_secrets_outside_development(self) -> Settings:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import ssl
+import subprocess
 from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
@@ -15,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from civicdesk.models import InboundEmail, MailCheckpoint
+from civicdesk.settings import PROJECT_ROOT, Settings
 from email_ingest.imap import ImapAccount, ImapSource, Security
 from email_ingest.runner import ingest_once
 
@@ -287,3 +291,26 @@ def test_a_checkpoint_that_cannot_be_written_takes_the_row_with_it(
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(MailCheckpoint)) == 0
     assert len(folder_flags(mailbox, "INBOX")) == 1
+
+
+def test_the_ingest_command_reads_imap_when_a_host_is_set(mailbox: Mailbox, settings: Settings, engine: object) -> None:
+    """`civicdesk ingest --once --json` with CIVICDESK_IMAP_* set: the real command, the real server."""
+    append(mailbox, resident_email("Sidewalk heaved", "Trip hazard at 12 Birch Crescent.", "<cli@example.org>"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIVICDESK_")}
+    env.update(
+        CIVICDESK_DATABASE_URL=settings.sqlalchemy_url,
+        CIVICDESK_IMAP_HOST="127.0.0.1",
+        CIVICDESK_IMAP_PORT=str(mailbox.port),
+        CIVICDESK_IMAP_SECURITY="plain",
+        CIVICDESK_IMAP_USERNAME=mailbox.user,
+        CIVICDESK_IMAP_PASSWORD=mailbox.password,
+    )
+    command = [str(PROJECT_ROOT / ".venv" / "bin" / "civicdesk"), "ingest", "--once", "--json"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (summary["fetched"], summary["stored"]) == (1, 1)
+    env["CIVICDESK_IMAP_HOST"] = "mail.example.org"  # plaintext off loopback is refused in one line
+    refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "plaintext IMAP is allowed only to loopback" in refused.stderr
+    assert "Traceback" not in refused.stderr

@@ -514,3 +514,38 @@ class MailCheckpoint(Base):
     last_uid: Mapped[int] = mapped_column(BigInteger)
     last_folder: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Conversation(Base):
+    """A chat with a resident. `owner` says who answers now: bot, waiting (the agent queue), agent, or closed."""
+
+    __tablename__ = "conversation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(64), unique=True)  # unguessable; the browser's only key
+    channel: Mapped[str] = mapped_column(String(20), default="web")
+    owner: Mapped[str] = mapped_column(String(20), default="bot", index=True)
+    agent: Mapped[str | None] = mapped_column(String(120))
+    handoff_reason: Mapped[str | None] = mapped_column(String(60))
+    summary: Mapped[str | None] = mapped_column(Text)
+    slots: Mapped[dict[str, Any]] = mapped_column(default=dict)  # what the assistant had collected
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    waiting_since: Mapped[dt.datetime | None]
+
+    messages: Mapped[list[ChatMessage]] = relationship(back_populates="conversation", order_by="ChatMessage.id")
+
+
+class ChatMessage(Base):
+    """One message of a conversation, whoever wrote it: resident, bot, agent or system."""
+
+    __tablename__ = "chat_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)  # buttons, queue position
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")

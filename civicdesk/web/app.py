@@ -11,7 +11,7 @@ from civicdesk.kb_search import KnowledgebaseSearch
 from civicdesk.service_requests import NotFound
 from civicdesk.settings import Settings, get_settings
 from civicdesk.validation import InvalidInput
-from civicdesk.web import api, api_bookings, open311
+from civicdesk.web import api, api_bookings, chat, open311
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -46,4 +46,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(api_bookings.router)
     app.include_router(open311.router)
+    app.include_router(chat.router)
     return app

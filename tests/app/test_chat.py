@@ -1,0 +1,96 @@
+"""The chat gateway without the assistant: ids, history, the queue, ownership, bad input, Rasa being down."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from civicdesk import chat
+from civicdesk.db import transaction
+from civicdesk.settings import Settings
+from civicdesk.web.app import create_app
+
+
+@pytest.fixture
+def client(settings: Settings, session_factory: sessionmaker[Session]) -> Iterator[TestClient]:
+    # settings.rasa_url points at a free port nobody listens on: the assistant is "down".
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def test_each_visitor_gets_an_unguessable_conversation_and_resumes_it(client: TestClient) -> None:
+    with client.websocket_connect("/chat/ws") as first, client.websocket_connect("/chat/ws") as second:
+        one, two = first.receive_json(), second.receive_json()
+    assert one["type"] == "conversation" and one["history"] == [] and one["owner"] == "bot"
+    assert one["id"] != two["id"] and len(one["id"]) >= 32
+    with client.websocket_connect(f"/chat/ws?conversation={one['id']}") as again:
+        assert again.receive_json()["id"] == one["id"]
+    with client.websocket_connect("/chat/ws?conversation=guessed-id") as stranger:
+        assert stranger.receive_json()["id"] not in (one["id"], two["id"])
+
+
+def test_when_the_assistant_is_down_the_message_is_kept_and_queued(client: TestClient) -> None:
+    with client.websocket_connect("/chat/ws") as socket:
+        conversation = socket.receive_json()["id"]
+        socket.send_json({"type": "message", "text": "Is my street being plowed tonight?"})
+        assert socket.receive_json() == {"type": "typing"}
+        down, queued = socket.receive_json(), socket.receive_json()
+    assert down["author"] == "system" and "not available right now" in down["text"]
+    assert queued["author"] == "system" and "number 1 in the queue" in queued["text"]
+    with client.websocket_connect(f"/chat/ws?conversation={conversation}") as socket:
+        resumed = socket.receive_json()
+    assert resumed["owner"] == "waiting"
+    assert [(m["author"], m["text"][:20]) for m in resumed["history"]][0] == ("resident", "Is my street being p")
+    assert len(resumed["history"]) == 3
+
+
+def test_bad_input_is_explained_and_the_socket_stays_open(client: TestClient) -> None:
+    with client.websocket_connect("/chat/ws") as socket:
+        socket.receive_json()
+        socket.send_text("not json")
+        assert socket.receive_json()["type"] == "error"
+        socket.send_json({"type": "message", "text": "   "})
+        assert socket.receive_json() == {"type": "error", "message": "the message is empty"}
+        socket.send_json({"type": "message", "text": "x" * 2001})
+        assert "limited to 2000" in socket.receive_json()["message"]
+
+
+def test_the_queue_claim_hand_back_and_close(session_factory: sessionmaker[Session]) -> None:
+    with transaction(session_factory) as session:
+        first, second = chat.start(session), chat.start(session)
+        chat.to_queue(session, first, "resident_request")
+        chat.to_queue(session, second, "resident_request")
+        assert (chat.queue_position(session, first), chat.queue_position(session, second)) == (1, 2)
+        with pytest.raises(chat.NotAllowed):
+            chat.hand_back(session, first, "agent.patel")
+        chat.claim(session, first, "agent.patel")
+        assert chat.queue_position(session, second) == 1
+        with pytest.raises(chat.NotAllowed):
+            chat.claim(session, first, "agent.wong")
+        with pytest.raises(chat.NotAllowed):
+            chat.hand_back(session, first, "agent.wong")
+        chat.hand_back(session, first, "agent.patel")
+        chat.close(session, second, "agent.wong")
+        assert (first.owner, second.owner) == ("bot", "closed")
+        authors = [m.author for m in chat.history(session, first)]
+        assert authors == ["system", "system", "system"]
+
+
+def test_rasa_replies_become_messages_and_a_handoff_request_is_seen() -> None:
+    replies, handoff = chat.replies_from_rasa(
+        [
+            {
+                "recipient_id": "x",
+                "text": "Did that answer your question?",
+                "buttons": [{"title": "Yes", "payload": "/affirm"}],
+            },
+            {"recipient_id": "x", "text": "I'm passing our conversation to an agent."},
+            {"recipient_id": "x", "custom": {"handoff": {"reason": "resident_request"}}},
+        ]
+    )
+    assert [r.text[:10] for r in replies] == ["Did that a", "I'm passin"]
+    assert replies[0].buttons == [{"title": "Yes", "payload": "/affirm"}]
+    assert handoff == "resident_request"

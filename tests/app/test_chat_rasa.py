@@ -1,0 +1,88 @@
+"""The chat gateway in front of the real Rasa server (trained model from `make test`'s training step)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from helpers import make_settings
+from sqlalchemy.engine import Engine
+
+from civicdesk.settings import PROJECT_ROOT, Settings
+from civicdesk.web.app import create_app
+
+STARTUP_SECONDS = 240
+
+
+@pytest.fixture(scope="module")
+def rasa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    settings = make_settings(tmp_path_factory.mktemp("rasa"))
+    model = settings.models_dir / "civicdesk.tar.gz"
+    assert model.exists(), f"{model} is missing: `make test` trains it before the suite (make models)"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIVICDESK_")}
+    env.update(CIVICDESK_RASA_URL=settings.rasa_url, CIVICDESK_ACTION_SERVER_URL=settings.action_server_url)
+    log_path = Path(tmp_path_factory.mktemp("rasa-log")) / "rasa.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [str(PROJECT_ROOT / ".venv" / "bin" / "civicdesk"), "rasa"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if httpx.get(settings.rasa_url + "/", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(2)
+        else:
+            pytest.fail(f"Rasa did not start:\n{log_path.read_text()[-3000:]}")
+        yield settings.rasa_url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+
+
+@pytest.fixture
+def client(settings: Settings, engine: Engine, rasa_url: str) -> Iterator[TestClient]:
+    with TestClient(create_app(settings.model_copy(update={"rasa_url": rasa_url}))) as client:
+        yield client
+
+
+def say(socket: object, text: str) -> list[dict[str, object]]:
+    """Send a message and collect the answers until the socket goes quiet (Rasa answers in one batch)."""
+    socket.send_json({"type": "message", "text": text})  # type: ignore[attr-defined]
+    assert socket.receive_json() == {"type": "typing"}  # type: ignore[attr-defined]
+    return [socket.receive_json()]  # type: ignore[attr-defined]
+
+
+@pytest.mark.timeout(300)  # a reply that never comes fails the test instead of hanging CI
+def test_the_assistant_answers_through_the_gateway_and_hands_off(client: TestClient) -> None:
+    with client.websocket_connect("/chat/ws") as socket:
+        conversation = socket.receive_json()["id"]
+        greeting = say(socket, "hello")[0]
+        assert greeting["author"] == "bot" and "Northvale Service First" in str(greeting["text"])
+    with client.websocket_connect(f"/chat/ws?conversation={conversation}") as socket:
+        resumed = socket.receive_json()
+        assert resumed["owner"] == "bot"
+        assert [m["author"] for m in resumed["history"]][:2] == ["resident", "bot"]
+        socket.send_json({"type": "message", "text": "I want to talk to a real person please"})
+        assert socket.receive_json() == {"type": "typing"}
+        answers = [socket.receive_json()]
+        while answers[-1]["author"] != "system" and len(answers) < 6:  # bounded: a missing handoff fails, not hangs
+            answers.append(socket.receive_json())
+    assert any("agent" in str(a["text"]) for a in answers if a["author"] == "bot")
+    assert "number 1 in the queue" in str(answers[-1]["text"])
+    with client.websocket_connect(f"/chat/ws?conversation={conversation}") as socket:
+        assert socket.receive_json()["owner"] == "waiting"

@@ -7,6 +7,7 @@ import secrets
 import socket
 import threading
 from collections.abc import Callable
+from email.message import EmailMessage
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -71,3 +72,14 @@ def race(url: str, attempts: list[Callable[[Session], object]]) -> list[object]:
     engine.dispose()
     assert not any(thread.is_alive() for thread in threads), "a racer never finished"
     return outcomes
+
+
+def resident_email(subject: str, body: str, message_id: str) -> bytes:
+    """A plain resident email as a mail server stores it (CRLF line ends)."""
+    message = EmailMessage()
+    message["From"] = "Priya Raman <priya.raman@example.org>"
+    message["To"] = "servicefirst@northvale.ca"
+    message["Subject"] = subject
+    message["Message-ID"] = message_id
+    message.set_content(body)
+    return message.as_bytes().replace(b"\n", b"\r\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,16 @@ from classifiers.cli import app
 from classifiers.data import compose_text, data_sha256, load_dataset
 from classifiers.errors import DataError, ModelError, PatternError, UntrustedTypeError
 from classifiers.evaluate import evaluate
-from classifiers.model import TriageModel, choose_thresholds, decide, is_stale, load_model, train
+from classifiers.model import (
+    TriageModel,
+    build_classifier,
+    build_features,
+    choose_thresholds,
+    decide,
+    is_stale,
+    load_model,
+    train,
+)
 from classifiers.rules import EmergencyHit, RuleEngine, extract_entities, find_emergencies
 from classifiers.store import META_FILE, load_trusted
 
@@ -160,6 +170,30 @@ def test_rule_hit_makes_urgency_an_emergency_with_the_phrase_as_reason() -> None
     # other heads are not touched by emergency rules
     other = decide("kind", ["a", "b"], np.array([0.99, 0.01]), {"a": 0.5}, 0.97, [hit])
     assert other.source == "model"
+
+
+def _objective(classifier: LogisticRegression, matrix: np.ndarray, labels: np.ndarray) -> float:
+    """What LogisticRegression minimises: class-weighted log-loss plus the L2 penalty ||W||^2 / (2C)."""
+    truth = np.searchsorted(classifier.classes_, labels)
+    weights = len(labels) / (len(classifier.classes_) * np.bincount(truth))
+    proba = classifier.predict_proba(matrix)[np.arange(len(labels)), truth]
+    return float((weights[truth] * -np.log(proba)).sum() + (classifier.coef_**2).sum() / (2 * classifier.C))
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_classifier_is_fitted_to_the_optimum(head: str) -> None:
+    # a loose solver tolerance (1e-3) stopped newton-cg after a few steps: 3.6% above the optimum on the
+    # email urgency head, and 0.926 -> 0.890 validation accuracy on CLINC150; here it is 0.03-0.13% above
+    dataset = load_dataset([TRAIN])
+    rows, labels = dataset.labelled(head)
+    matrix = build_features().fit_transform(dataset.texts())[rows]
+    y = np.asarray(labels)
+    fitted = build_classifier().fit(matrix, y)
+    with warnings.catch_warnings():  # this close to the optimum, rounding stops the line search: expected
+        warnings.simplefilter("ignore")
+        reference = build_classifier().set_params(tol=1e-8).fit(matrix, y)
+    optimum = _objective(reference, matrix, y)
+    assert _objective(fitted, matrix, y) <= optimum * (1 + 2.5e-4)
 
 
 # --- train, save, load, predict -------------------------------------------------------------------------
@@ -353,7 +387,7 @@ def test_extraction(text: str, label: str, expected: str) -> None:
     entities = extract_entities(text)
     assert {"label": label, "text": expected} in [{"label": e["label"], "text": e["text"]} for e in entities]
     for entity in entities:
-        assert text[entity["start"] : entity["end"]] == entity["text"]
+        assert text[int(entity["start"]) : int(entity["end"])] == entity["text"]
 
 
 def test_extraction_rejects_look_alikes() -> None:

@@ -7,11 +7,11 @@ import os
 import ssl
 import subprocess
 from collections.abc import Iterator
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from dovecot import Dovecot, Mailbox
+from helpers import resident_email
 from imapclient import IMAPClient
 from imapclient.imapclient import SEEN
 from sqlalchemy import func, select
@@ -23,16 +23,6 @@ from email_ingest.imap import ImapAccount, ImapSource, Security
 from email_ingest.runner import ingest_once
 
 CAP = 20_000
-
-
-def resident_email(subject: str, body: str, message_id: str) -> bytes:
-    message = EmailMessage()
-    message["From"] = "Daniel Okafor <daniel.okafor@example.org>"
-    message["To"] = "servicefirst@northvale.ca"
-    message["Subject"] = subject
-    message["Message-ID"] = message_id
-    message.set_content(body)
-    return message.as_bytes().replace(b"\n", b"\r\n")
 
 
 POTHOLE = resident_email("Pothole on Lakeshore Rd", "Deep pothole near 410 Lakeshore Road, Port Sable.", "<p@x.org>")

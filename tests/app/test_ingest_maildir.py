@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import mailbox
-from email.message import EmailMessage
 from pathlib import Path
 
+from helpers import resident_email
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,16 +15,6 @@ from email_ingest.maildir import MaildirSource
 from email_ingest.runner import beat, ingest_once
 
 CAP = 100_000
-
-
-def resident_email(subject: str, body: str, message_id: str) -> bytes:
-    message = EmailMessage()
-    message["From"] = "Priya Raman <priya.raman@example.org>"
-    message["To"] = "servicefirst@northvale.ca"
-    message["Subject"] = subject
-    message["Message-ID"] = message_id
-    message.set_content(body)
-    return message.as_bytes()
 
 
 def drop(path: Path, raw: bytes) -> str:

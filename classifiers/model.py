@@ -128,11 +128,13 @@ def build_features() -> FeatureUnion:
 
 
 def build_classifier(random_state: int = RANDOM_STATE) -> LogisticRegression:
-    # newton-cg: same scores as lbfgs on our data, 5-7 times faster with hundreds of thousands of features;
-    # tol 1e-3 saves a quarter of the time at the same held-out accuracy (the temperature fixes the rest).
+    # newton-cg: same scores as lbfgs on our data, 5-7 times faster with hundreds of thousands of features.
+    # tol stays at scikit-learn's 1e-4: at 1e-3 the solver stopped after a few Newton steps on CLINC150
+    # (15,000 rows, 150 classes) far from the optimum, and validation accuracy fell from 0.926 to 0.890
+    # (fitted temperature 1.0 instead of 0.57, the sign of an under-fitted model), below a plain baseline.
     # Balanced class weights keep rare classes such as emergencies from being drowned by routine mail.
     return LogisticRegression(
-        C=10.0, class_weight="balanced", solver="newton-cg", tol=1e-3, max_iter=1000, random_state=random_state
+        C=10.0, class_weight="balanced", solver="newton-cg", tol=1e-4, max_iter=1000, random_state=random_state
     )
 
 

@@ -141,6 +141,14 @@ def replies_from_rasa(messages: list[dict[str, Any]]) -> tuple[list[Reply], str 
     return replies, handoff
 
 
+def _assistant_failed(factory: sessionmaker[Session], public_id: str, reason: str) -> list[ChatMessage]:
+    with transaction(factory) as session:
+        conversation = find(session, public_id)
+        down = record(session, conversation, "system", ASSISTANT_DOWN)
+        queued = to_queue(session, conversation, reason)
+        return [down, queued]
+
+
 async def ask_rasa(client: httpx.AsyncClient, rasa_url: str, sender: str, text: str) -> list[dict[str, Any]]:
     response = await client.post(
         rasa_url.rstrip("/") + "/webhooks/rest/webhook",
@@ -171,12 +179,13 @@ async def resident_says(
         answer = await ask_rasa(client, rasa_url, public_id, text)
     except (httpx.HTTPError, ValueError) as error:
         log.warning("Rasa unavailable for a conversation: %s", type(error).__name__)
-        with transaction(factory) as session:
-            conversation = find(session, public_id)
-            down = record(session, conversation, "system", ASSISTANT_DOWN)
-            queued = to_queue(session, conversation, "assistant_unavailable")
-            return [down, queued]
+        return _assistant_failed(factory, public_id, "assistant_unavailable")
     replies, handoff = replies_from_rasa(answer)
+    if not replies and not handoff:
+        # Rasa answers nothing when a custom action fails (e.g. the action server is down): the resident must
+        # not be left waiting in silence.
+        log.warning("Rasa gave no reply in a conversation; queuing it for an agent")
+        return _assistant_failed(factory, public_id, "assistant_no_reply")
     with transaction(factory) as session:
         conversation = find(session, public_id)
         stored = [record(session, conversation, r.author, r.text, {"buttons": r.buttons}) for r in replies]

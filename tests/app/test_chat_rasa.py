@@ -14,7 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from helpers import make_settings
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
+from civicdesk import chat
 from civicdesk.settings import PROJECT_ROOT, Settings
 from civicdesk.web.app import create_app
 
@@ -86,3 +88,20 @@ def test_the_assistant_answers_through_the_gateway_and_hands_off(client: TestCli
     assert "number 1 in the queue" in str(answers[-1]["text"])
     with client.websocket_connect(f"/chat/ws?conversation={conversation}") as socket:
         assert socket.receive_json()["owner"] == "waiting"
+
+
+@pytest.mark.timeout(300)
+def test_a_question_needing_the_action_server_while_it_is_down_goes_to_an_agent(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    """No action server runs beside this Rasa: a knowledgebase question gets no reply from Rasa, so the
+    gateway tells the resident and queues the conversation instead of leaving them in silence."""
+    with client.websocket_connect("/chat/ws") as socket:
+        conversation = socket.receive_json()["id"]
+        socket.send_json({"type": "message", "text": "when is my garbage day"})
+        assert socket.receive_json() == {"type": "typing"}
+        down, queued = socket.receive_json(), socket.receive_json()
+    assert down["author"] == "system" and "not available right now" in str(down["text"])
+    assert "in the queue" in str(queued["text"])
+    with session_factory() as session:
+        assert chat.find(session, conversation).handoff_reason == "assistant_no_reply"  # Rasa itself was up

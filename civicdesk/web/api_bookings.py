@@ -401,20 +401,9 @@ def request_mailed_form(body: FormRequestBody, request: Request) -> FormRequestO
 # -------------------------------------------------------------------------------------------------- referrals
 
 
-class ReferralOut(BaseModel):
-    code: str
-    name: str
-    level: str
-    description: str
-    phone: str | None
-    website: str | None
-    hours: str | None
-    score: float
-
-
 class ReferralLookupOut(BaseModel):
     query: str
-    results: list[ReferralOut]
+    results: list[referrals.Referral]  # the service layer's dataclass serves as the response shape
 
 
 @router.get("/referrals/lookup")
@@ -425,4 +414,4 @@ def lookup_referrals(
 ) -> ReferralLookupOut:
     """Organizations that handle what was asked, best first; empty when none matches well."""
     found = referrals.lookup(session, q, limit)
-    return ReferralLookupOut(query=q, results=[ReferralOut(**vars(referral)) for referral in found])
+    return ReferralLookupOut(query=q, results=found)

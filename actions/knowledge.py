@@ -66,7 +66,7 @@ class ActionSearchKnowledgebase(Action):
         if chosen is not None:
             # The resident picked one of the articles we offered: answer from what the search
             # already returned, no second round trip.
-            return _answer(dispatcher, chosen, keep_choices=True)
+            return _answer(dispatcher, chosen, keep_choices=True, in_task=bool(tracker.active_loop_name))
 
         query = _query_text(tracker)
         if not query:
@@ -87,7 +87,7 @@ class ActionSearchKnowledgebase(Action):
         if not found.results:
             return _no_results(dispatcher)
         if found.confident:
-            return _answer(dispatcher, found.results[0], keep_choices=False)
+            return _answer(dispatcher, found.results[0], keep_choices=False, in_task=bool(tracker.active_loop_name))
         return _offer_choices(dispatcher, found.results)
 
 
@@ -132,9 +132,13 @@ def _chosen_article(tracker: Tracker) -> KBArticle | None:
     return None
 
 
-def _answer(dispatcher: CollectingDispatcher, article: KBArticle, *, keep_choices: bool) -> list[EventType]:
+def _answer(
+    dispatcher: CollectingDispatcher, article: KBArticle, *, keep_choices: bool, in_task: bool = False
+) -> list[EventType]:
     dispatcher.utter_message(text=f"{article.title}\n{article.summary}\nMore information: {article.url}")
-    dispatcher.utter_message(text=ASK_IF_ANSWERED, buttons=YES_NO_BUTTONS)
+    if not in_task:
+        # Inside a task the form asks its question next; a yes/no here would be taken as its answer.
+        dispatcher.utter_message(text=ASK_IF_ANSWERED, buttons=YES_NO_BUTTONS)
     events: list[EventType] = [SlotSet(KB_OUTCOME_SLOT, OUTCOME_ANSWERED)]
     if not keep_choices:
         events.append(SlotSet(KB_CHOICES_SLOT, None))

@@ -7,18 +7,23 @@ Configuration comes from the environment so the same code runs in development, t
 - ``CIVICDESK_CORE_TIMEOUT``: seconds before a request is abandoned (default 5). A resident is
   waiting on the other end, and Rasa itself gives up on the action server after a while.
 
-Every failure (unreachable, timeout, HTTP error status, malformed body) is raised as
-``CoreAPIError`` so callers have exactly one thing to catch.
+Every failure (unreachable, timeout, HTTP error status, malformed body) is raised as ``CoreAPIError``
+so callers have one thing to catch. Three answers the actions treat differently are subclasses:
+``NotFound`` (404: no such reference, or an endpoint the core does not have yet), ``Refused`` (409:
+a valid request the current state refuses, e.g. no seat left; its message is the core's reason) and
+``Invalid`` (422: a value the core cannot accept; ``field`` says which).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 import aiohttp
 
@@ -31,6 +36,22 @@ KB_SEARCH_PATH = "/api/v1/kb/search"
 
 class CoreAPIError(Exception):
     """The core API could not be reached, or answered with an error or an unexpected body."""
+
+
+class NotFound(CoreAPIError):
+    """HTTP 404: an unknown reference, or an endpoint this core does not have."""
+
+
+class Refused(CoreAPIError):
+    """HTTP 409: the request was valid but the current state refuses it; str() is the reason."""
+
+
+class Invalid(CoreAPIError):
+    """HTTP 422: a value the core cannot accept."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -56,6 +77,9 @@ class CoreSettings:
         )
 
 
+# ------------------------------------------------------------------------------------------- answers
+
+
 @dataclass(frozen=True)
 class KBArticle:
     slug: str
@@ -72,6 +96,198 @@ class KBSearchResult:
     results: tuple[KBArticle, ...]
 
 
+@dataclass(frozen=True)
+class Service:
+    code: str
+    name: str
+    description: str
+    group: str
+    can_be_emergency: bool = False
+    emergency_instruction: str | None = None
+    # Not in the core's /api/v1/services yet; a service is assumed to need a place until it says so.
+    location_required: bool = True
+
+
+@dataclass(frozen=True)
+class AttributeValue:
+    key: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One question a service asks (an Open311 service-definition attribute)."""
+
+    code: str
+    datatype: str
+    required: bool
+    order: int
+    description: str
+    variable: bool = True
+    datatype_description: str | None = None
+    values: tuple[AttributeValue, ...] = ()
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    confidence: float
+    abstain: bool
+
+
+@dataclass(frozen=True)
+class Classification:
+    service_code: Prediction
+    urgency: Prediction | None
+
+
+@dataclass(frozen=True)
+class RequestStatus:
+    reference: str
+    service_code: str
+    service_name: str
+    department: str
+    status: str
+    created_at: str
+    updated_at: str
+    due_at: str
+    resolution: str | None = None
+
+
+@dataclass(frozen=True)
+class AppointmentType:
+    code: str
+    name: str
+    description: str
+    eligibility: str
+    duration_minutes: int
+
+
+@dataclass(frozen=True)
+class OpenSlot:
+    id: int
+    type: str
+    location: str
+    location_name: str
+    starts_at: str
+    ends_at: str
+    seats_left: int
+
+
+@dataclass(frozen=True)
+class Booking:
+    reference: str
+    status: str
+    type: str
+    type_name: str
+    location: str
+    location_name: str
+    address: str
+    starts_at: str
+    ends_at: str
+
+
+@dataclass(frozen=True)
+class PublicEvent:
+    code: str
+    title: str
+    description: str
+    venue: str
+    address: str
+    starts_at: str
+    ends_at: str
+    seats_left: int
+    online_option: str | None = None
+
+
+@dataclass(frozen=True)
+class Rsvp:
+    reference: str
+    status: str
+    event: str
+    title: str
+    venue: str
+    address: str
+    starts_at: str
+    party_size: int
+    online_option: str | None = None
+
+
+@dataclass(frozen=True)
+class MailableForm:
+    code: str
+    title: str
+    description: str
+    format: str
+    languages: tuple[str, ...]
+    max_copies: int
+
+
+@dataclass(frozen=True)
+class FormRequest:
+    reference: str
+    status: str
+    item: str
+    title: str
+    copies: int
+    language: str
+    mailing_address: str
+
+
+@dataclass(frozen=True)
+class Referral:
+    code: str
+    name: str
+    level: str
+    description: str
+    phone: str | None = None
+    website: str | None = None
+    hours: str | None = None
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Contact:
+    """What a resident told us about themselves; the core needs an email or a phone for bookings."""
+
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    # The resident gave these details in answer to the notice of collection.
+    consent: bool = field(default=True)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "email": self.email, "phone": self.phone, "consent": self.consent}
+
+
+T = TypeVar("T")
+
+
+def parse(cls: type[T], item: Any) -> T:
+    """Build a dataclass from a JSON object: required fields must be there, unknown keys are ignored."""
+    if not isinstance(item, dict):
+        raise CoreAPIError(f"expected an object for {cls.__name__}, got {type(item).__name__}")
+    values: dict[str, Any] = {}
+    for spec in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if spec.name in item:
+            values[spec.name] = item[spec.name]
+        elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+            raise CoreAPIError(f"{cls.__name__} is missing {spec.name!r}")
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise CoreAPIError(f"unexpected {cls.__name__}: {exc}") from exc
+
+
+def parse_list(cls: type[T], body: Any) -> list[T]:
+    if not isinstance(body, list):
+        raise CoreAPIError(f"expected a list of {cls.__name__}, got {type(body).__name__}")
+    return [parse(cls, item) for item in body]
+
+
+# -------------------------------------------------------------------------------------------- client
+
+
 class CoreClient:
     def __init__(self, settings: CoreSettings) -> None:
         self._settings = settings
@@ -84,31 +300,163 @@ class CoreClient:
     def from_env(cls) -> CoreClient:
         return cls(CoreSettings.from_env())
 
+    # knowledgebase and referrals
+
     async def search_knowledgebase(self, query: str, *, channel: str = "chat", limit: int = 3) -> KBSearchResult:
         body = await self._get_json(KB_SEARCH_PATH, {"q": query, "channel": channel, "limit": str(limit)})
         return _parse_search(body)
 
-    async def _get_json(self, path: str, params: Mapping[str, str]) -> Any:
-        url = self._settings.base_url.rstrip("/") + path
+    async def lookup_referrals(self, query: str, *, limit: int = 3) -> list[Referral]:
+        body = await self._get_json("/api/v1/referrals/lookup", {"q": query, "limit": str(limit)})
+        if not isinstance(body, dict):
+            raise CoreAPIError("referral lookup returned something other than an object")
+        return parse_list(Referral, body.get("results"))
+
+    # service requests
+
+    async def services(self) -> list[Service]:
+        return parse_list(Service, await self._get_json("/api/v1/services"))
+
+    async def service_questions(self, service_code: str) -> list[Attribute]:
+        """The service's questions in display order (Open311 service definition, a public endpoint)."""
+        body = await self._get_json(f"/open311/v2/services/{quote(service_code, safe='')}.json")
+        if not isinstance(body, dict) or not isinstance(body.get("attributes"), list):
+            raise CoreAPIError("service definition without an attributes list")
+        attributes = []
+        for item in body["attributes"]:
+            attribute = parse(Attribute, item)
+            values = tuple(parse(AttributeValue, v) for v in item.get("values") or [])
+            attributes.append(dataclasses.replace(attribute, values=values))
+        return sorted(attributes, key=lambda a: a.order)
+
+    async def classify(self, text: str) -> Classification:
+        """The core's triage of a resident's words; NotFound while the core has no /classify yet."""
+        body = await self._send_json("POST", "/api/v1/classify", {"text": text})
+        try:
+            service = parse(Prediction, body["service_code"])
+            urgency = parse(Prediction, body["urgency"]) if isinstance(body.get("urgency"), dict) else None
+        except (KeyError, TypeError) as exc:
+            raise CoreAPIError(f"classify returned an unexpected body: {exc!r}") from exc
+        return Classification(service_code=service, urgency=urgency)
+
+    async def create_request(self, body: dict[str, Any]) -> RequestStatus:
+        return parse(RequestStatus, await self._send_json("POST", "/api/v1/requests", body, expect=201))
+
+    async def request_status(self, reference: str) -> RequestStatus:
+        return parse(RequestStatus, await self._get_json(f"/api/v1/requests/{quote(reference, safe='')}"))
+
+    # appointments
+
+    async def appointment_types(self) -> list[AppointmentType]:
+        return parse_list(AppointmentType, await self._get_json("/api/v1/appointments/types"))
+
+    async def open_slots(self, appointment_type: str, *, location: str | None = None, limit: int = 6) -> list[OpenSlot]:
+        params = {"type": appointment_type, "limit": str(limit)}
+        if location:
+            params["location"] = location
+        return parse_list(OpenSlot, await self._get_json("/api/v1/appointments/slots", params))
+
+    async def book(self, slot_id: int, contact: Contact) -> Booking:
+        body = {"slot_id": slot_id, "contact": contact.as_json(), "channel": "chat"}
+        return parse(Booking, await self._send_json("POST", "/api/v1/appointments/bookings", body, expect=201))
+
+    async def cancel_booking(self, reference: str, contact: str) -> Booking:
+        path = f"/api/v1/appointments/bookings/{quote(reference, safe='')}"
+        return parse(Booking, await self._send_json("DELETE", path, {"contact": contact}))
+
+    async def reschedule_booking(self, reference: str, slot_id: int, contact: str) -> Booking:
+        path = f"/api/v1/appointments/bookings/{quote(reference, safe='')}"
+        return parse(Booking, await self._send_json("PATCH", path, {"contact": contact, "slot_id": slot_id}))
+
+    # events and mailed forms
+
+    async def events(self) -> list[PublicEvent]:
+        return parse_list(PublicEvent, await self._get_json("/api/v1/events"))
+
+    async def rsvp(self, event_code: str, contact: Contact, party_size: int) -> Rsvp:
+        body = {"contact": contact.as_json(), "party_size": party_size, "channel": "chat"}
+        return parse(
+            Rsvp, await self._send_json("POST", f"/api/v1/events/{quote(event_code, safe='')}/rsvps", body, expect=201)
+        )
+
+    async def mailable_forms(self) -> list[MailableForm]:
+        forms = []
+        for item in await self._get_json("/api/v1/forms") or []:
+            form = parse(MailableForm, item)
+            forms.append(dataclasses.replace(form, languages=tuple(form.languages)))
+        return forms
+
+    async def request_form(self, body: dict[str, Any]) -> FormRequest:
+        return parse(
+            FormRequest,
+            await self._send_json("POST", "/api/v1/forms/requests", {**body, "channel": "chat"}, expect=201),
+        )
+
+    # transport
+
+    def _headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json"}
         if self._settings.token:
             headers["Authorization"] = f"Bearer {self._settings.token}"
+        return headers
+
+    async def _get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        return await self._call("GET", path, params=params)
+
+    async def _send_json(self, method: str, path: str, body: dict[str, Any], expect: int = 200) -> Any:
+        return await self._call(method, path, body=body, expect=expect)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+        expect: int = 200,
+    ) -> Any:
+        """One request; only the status the endpoint documents for success counts as success."""
+        url = self._settings.base_url.rstrip("/") + path
         timeout = aiohttp.ClientTimeout(total=self._settings.timeout_seconds)
         try:
             async with (
                 aiohttp.ClientSession(timeout=timeout) as session,
-                session.get(url, params=params, headers=headers) as response,
+                session.request(method, url, params=params, json=body, headers=self._headers()) as response,
             ):
-                if response.status != 200:
-                    raise CoreAPIError(f"GET {path} answered HTTP {response.status}")
-                return await response.json(content_type=None)
+                if response.status == expect:
+                    return await response.json(content_type=None)
+                detail = await _detail(response)
+                if response.status == 404:
+                    raise NotFound(f"{method} {path}: not found")
+                if response.status == 409:
+                    raise Refused(detail or "refused")
+                if response.status == 422:
+                    field_name, message = _first_invalid(detail)
+                    raise Invalid(message, field_name)
+                raise CoreAPIError(f"{method} {path} answered HTTP {response.status}")
         # On Python 3.10 (the engine env) asyncio.TimeoutError is not yet the builtin TimeoutError.
         except asyncio.TimeoutError as exc:  # noqa: UP041
-            raise CoreAPIError(f"GET {path} timed out after {self._settings.timeout_seconds} s") from exc
+            raise CoreAPIError(f"{method} {path} timed out after {self._settings.timeout_seconds} s") from exc
         except aiohttp.ClientError as exc:
-            raise CoreAPIError(f"GET {path} failed: {exc}") from exc
+            raise CoreAPIError(f"{method} {path} failed: {exc}") from exc
         except ValueError as exc:  # body is not JSON
-            raise CoreAPIError(f"GET {path} returned a body that is not JSON") from exc
+            raise CoreAPIError(f"{method} {path} returned a body that is not JSON") from exc
+
+
+async def _detail(response: aiohttp.ClientResponse) -> Any:
+    try:
+        body = await response.json(content_type=None)
+    except ValueError:
+        return None
+    return body.get("detail") if isinstance(body, dict) else None
+
+
+def _first_invalid(detail: Any) -> tuple[str, str]:
+    """FastAPI's 422 detail is a list of {loc, msg}; the core's own errors use the same shape."""
+    if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+        location = [str(part) for part in detail[0].get("loc", []) if part not in ("body", "query")]
+        return ".".join(location), str(detail[0].get("msg", "invalid value"))
+    return "", str(detail or "invalid value")
 
 
 def _parse_search(body: Any) -> KBSearchResult:

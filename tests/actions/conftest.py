@@ -78,3 +78,58 @@ def core_refusing(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("CIVICDESK_ACTIONS_TOKEN", ACTIONS_TOKEN)
     monkeypatch.setenv("CIVICDESK_CORE_TIMEOUT", "2")
     return url
+
+
+DOMAIN_DIR = Path(__file__).resolve().parents[2] / "bot" / "domain"
+
+
+@pytest.fixture(scope="session")
+def domain() -> dict[str, Any]:
+    """The bot's real domain (forms, their required slots and ignored intents), merged from bot/domain/."""
+    import yaml
+
+    merged: dict[str, Any] = {"forms": {}, "slots": {}, "responses": {}, "intents": []}
+    for path in sorted(DOMAIN_DIR.glob("*.yml")):
+        part = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for key in ("forms", "slots", "responses"):
+            merged[key].update(part.get(key) or {})
+        merged["intents"].extend(part.get("intents") or [])
+    return merged
+
+
+@pytest.fixture
+def form_tracker() -> Callable[..., Tracker]:
+    """A tracker inside a form: the resident's latest message, its intent and entities, and slots.
+
+    `requested_slot=None` means the form is being started by this message. `candidates` are the slot
+    values Rasa extracted from the message: like Rasa, they are appended as the tracker's last events,
+    which is where the validation action looks for what to validate.
+    """
+
+    def build(
+        text: str,
+        intent: str = "inform",
+        entities: list[dict[str, Any]] | None = None,
+        slots: dict[str, Any] | None = None,
+        form: str | None = "report_form",
+        requested_slot: str | None = None,
+        history: list[dict[str, Any]] | None = None,
+        candidates: dict[str, Any] | None = None,
+    ) -> Tracker:
+        state = _load("tracker_form.json")
+        parse_data = {"intent": {"name": intent, "confidence": 0.95}, "entities": entities or []}
+        state["latest_message"] = {"text": text, **parse_data, "message_id": "0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c"}
+        state["events"] = [
+            *state["events"][:3],
+            *(history or []),
+            {"event": "user", "timestamp": 1795001000.0, "text": text, "parse_data": parse_data},
+            *(
+                {"event": "slot", "timestamp": 1795001000.0, "name": k, "value": v}
+                for k, v in (candidates or {}).items()
+            ),
+        ]
+        state["slots"] = {**state["slots"], **(slots or {}), **(candidates or {}), "requested_slot": requested_slot}
+        state["active_loop"] = {"name": form} if form else {}
+        return Tracker.from_dict(state)
+
+    return build

@@ -11,10 +11,15 @@ from pytest_httpserver import HTTPServer
 from actions.clients.core import (
     DEFAULT_CORE_URL,
     DEFAULT_TIMEOUT_SECONDS,
+    Contact,
     CoreAPIError,
     CoreClient,
     CoreSettings,
+    Invalid,
     KBArticle,
+    NotFound,
+    Prediction,
+    Refused,
 )
 
 
@@ -100,3 +105,76 @@ async def test_any_status_but_200_raises_core_api_error_naming_it(status: int, c
 async def test_connection_refused_raises_core_api_error(core_refusing: str) -> None:
     with pytest.raises(CoreAPIError, match="failed"):
         await CoreClient.from_env().search_knowledgebase("water bill")
+
+
+@pytest.mark.asyncio
+async def test_classify_sends_the_text_and_reads_the_service_and_urgency(
+    core: HTTPServer, auth_header: dict[str, str]
+) -> None:
+    core.expect_oneshot_request(
+        "/api/v1/classify", method="POST", json={"text": "streetlight out"}, headers=auth_header
+    ).respond_with_json(
+        {
+            "service_code": {"label": "streetlight_out", "confidence": 0.93, "abstain": False},
+            "kind": {"label": "service_request", "confidence": 0.9, "abstain": False},
+            "urgency": {"label": "routine", "confidence": 0.7, "abstain": False},
+            "entities": [{"label": "ADDRESS", "text": "Mill Street", "start": 0, "end": 11}],
+        }
+    )
+
+    found = await CoreClient.from_env().classify("streetlight out")
+
+    core.check_assertions()
+    assert found.service_code == Prediction(label="streetlight_out", confidence=0.93, abstain=False)
+    assert found.urgency == Prediction(label="routine", confidence=0.7, abstain=False)
+
+
+@pytest.mark.asyncio
+async def test_an_endpoint_the_core_does_not_have_yet_is_not_found(core: HTTPServer) -> None:
+    core.expect_oneshot_request("/api/v1/classify", method="POST").respond_with_json(
+        {"detail": "Not Found"}, status=404
+    )
+
+    with pytest.raises(NotFound):
+        await CoreClient.from_env().classify("anything")
+
+
+@pytest.mark.asyncio
+async def test_a_refusal_carries_the_cores_reason(core: HTTPServer) -> None:
+    core.expect_oneshot_request("/api/v1/appointments/bookings", method="POST").respond_with_json(
+        {"detail": "only 1 seat left"}, status=409
+    )
+
+    with pytest.raises(Refused, match="only 1 seat left"):
+        await CoreClient.from_env().book(7, Contact(email="a@example.ca"))
+
+
+@pytest.mark.asyncio
+async def test_an_invalid_value_names_its_field(core: HTTPServer) -> None:
+    core.expect_oneshot_request("/api/v1/requests", method="POST").respond_with_json(
+        {"detail": [{"loc": ["body", "address"], "msg": "needs a location", "type": "invalid_input"}]}, status=422
+    )
+
+    with pytest.raises(Invalid) as raised:
+        await CoreClient.from_env().create_request({"service_code": "road_repair", "description": "x"})
+
+    assert raised.value.field == "address"
+    assert str(raised.value) == "needs a location"
+
+
+@pytest.mark.asyncio
+async def test_a_created_request_must_answer_201(core: HTTPServer, load_fixture: Callable[[str], Any]) -> None:
+    core.expect_oneshot_request("/api/v1/requests", method="POST").respond_with_json(
+        load_fixture("request_created.json"), status=200
+    )
+
+    with pytest.raises(CoreAPIError, match="HTTP 200"):
+        await CoreClient.from_env().create_request({"service_code": "road_repair", "description": "x"})
+
+
+@pytest.mark.asyncio
+async def test_a_body_missing_a_required_field_is_a_core_api_error(core: HTTPServer) -> None:
+    core.expect_oneshot_request("/api/v1/services").respond_with_json([{"code": "graffiti", "name": "Graffiti"}])
+
+    with pytest.raises(CoreAPIError, match="missing 'description'"):
+        await CoreClient.from_env().services()

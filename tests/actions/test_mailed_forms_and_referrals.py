@@ -1,0 +1,174 @@
+"""Forms by mail and referrals to other organizations, against a local stand-in for the core API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.mailed_forms import ActionRequestMailedForm, ValidateMailedFormForm
+from actions.referrals import ActionRefer
+
+pytestmark = pytest.mark.asyncio
+
+FormTracker = Callable[..., Tracker]
+FORMS = [
+    {
+        "code": "waste_collection_calendar",
+        "title": "Waste collection calendar",
+        "description": "Your collection days for the year.",
+        "department": "waste",
+        "format": "brochure",
+        "languages": ["en", "fr"],
+        "max_copies": 5,
+    },
+    {
+        "code": "green_bin_guide",
+        "title": "Getting started with your green bin",
+        "description": "What goes in the green bin.",
+        "department": "waste",
+        "format": "guide",
+        "languages": ["en"],
+        "max_copies": 5,
+    },
+]
+
+
+def slots_set(events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+@pytest.mark.parametrize(
+    ("said", "code"), [("waste_collection_calendar", "waste_collection_calendar"), ("green bin", "green_bin_guide")]
+)
+async def test_a_form_is_matched_by_code_or_by_words(
+    said: str, code: str, core: HTTPServer, form_tracker: FormTracker, domain: dict[str, Any]
+) -> None:
+    core.expect_request("/api/v1/forms").respond_with_json(FORMS)
+    tracker = form_tracker(said, form="mailed_form_form", candidates={"form_item": said}, requested_slot="form_item")
+
+    events = await ValidateMailedFormForm().run(CollectingDispatcher(), tracker, domain)
+
+    assert slots_set(events)["form_item"] == code
+    assert slots_set(events)["requested_slot"] == "contact_name"
+
+
+@pytest.mark.parametrize(
+    ("slot", "said", "stored"),
+    [
+        ("mail_street", "56 Tamarack Drive, unit 4", "56 Tamarack Drive, unit 4"),
+        ("mail_street", "the blue house", None),
+        ("mail_city", "harlow", "Harlow Falls"),
+        ("mail_city", "Kingston", "Kingston"),
+        ("postal_code", "l3x2b7", "L3X 2B7"),
+        ("postal_code", "90210", None),
+    ],
+)
+async def test_the_mailing_address_is_checked_line_by_line(
+    slot: str, said: str, stored: str | None, form_tracker: FormTracker, domain: dict[str, Any]
+) -> None:
+    filled = {"form_item": "green_bin_guide", "contact_name": "Mary O'Brien"}
+    tracker = form_tracker(said, slots=filled, form="mailed_form_form", candidates={slot: said}, requested_slot=slot)
+
+    events = await ValidateMailedFormForm().run(CollectingDispatcher(), tracker, domain)
+
+    assert slots_set(events)[slot] == stored
+
+
+async def test_the_request_is_sent_with_the_whole_address(
+    core: HTTPServer, auth_header: dict[str, str], form_tracker: FormTracker, dispatcher: CollectingDispatcher
+) -> None:
+    core.expect_oneshot_request(
+        "/api/v1/forms/requests",
+        method="POST",
+        headers=auth_header,
+        json={
+            "item_code": "waste_collection_calendar",
+            "contact": {"name": "Mary O'Brien", "email": None, "phone": "905-555-0188", "consent": True},
+            "copies": 1,
+            "language": "en",
+            "recipient": "Mary O'Brien",
+            "street": "56 Tamarack Drive",
+            "city": "Harlow Falls",
+            "province": "ON",
+            "postal_code": "L3X 2B7",
+            "channel": "chat",
+        },
+    ).respond_with_json(
+        {
+            "reference": "FM-8PQ2RT",
+            "status": "queued",
+            "item": "waste_collection_calendar",
+            "title": "Waste collection calendar",
+            "copies": 1,
+            "language": "en",
+            "mailing_address": "Mary O'Brien\n56 Tamarack Drive\nHarlow Falls ON  L3X 2B7",
+        },
+        status=201,
+    )
+    slots = {
+        "form_item": "waste_collection_calendar",
+        "contact_name": "Mary O'Brien",
+        "mail_street": "56 Tamarack Drive",
+        "mail_city": "Harlow Falls",
+        "postal_code": "L3X 2B7",
+        "contact": "905-555-0188",
+    }
+
+    await ActionRequestMailedForm().run(dispatcher, form_tracker("", slots=slots, form=None), {})
+
+    core.check_assertions()
+    assert dispatcher.messages[0]["text"] == (
+        "Done. We'll mail Waste collection calendar to Mary O'Brien, 56 Tamarack Drive, Harlow Falls ON  L3X 2B7. "
+        "Your reference is FM-8PQ2RT."
+    )
+
+
+# --------------------------------------------------------------------------------------- referrals
+
+PASSPORT = {
+    "code": "service_canada",
+    "name": "Service Canada",
+    "level": "federal",
+    "description": "Passports, employment insurance, the Canada Pension Plan and Old Age Security.",
+    "phone": None,
+    "website": "https://www.canada.ca/en/employment-social-development/corporate/portfolio/service-canada.html",
+    "hours": None,
+    "score": 14.2,
+}
+
+
+async def test_a_misdirected_request_is_referred_to_the_best_match(
+    core: HTTPServer, auth_header: dict[str, str], form_tracker: FormTracker, dispatcher: CollectingDispatcher
+) -> None:
+    question = "how do I renew my passport"
+    core.expect_oneshot_request(
+        "/api/v1/referrals/lookup", query_string={"q": question, "limit": "3"}, headers=auth_header
+    ).respond_with_json({"query": question, "results": [PASSPORT]})
+
+    await ActionRefer().run(dispatcher, form_tracker(question, "misdirected_request", form=None), {})
+
+    core.check_assertions()
+    [message] = dispatcher.messages
+    assert message["text"].startswith(
+        "That isn't handled by the Region, but this organization can help. Service Canada:"
+    )
+    assert "https://www.canada.ca/" in message["text"]
+
+
+@pytest.mark.parametrize("status", [200, 503])
+async def test_no_referral_found_offers_a_person(
+    status: int, core: HTTPServer, form_tracker: FormTracker, dispatcher: CollectingDispatcher
+) -> None:
+    core.expect_oneshot_request("/api/v1/referrals/lookup").respond_with_json(
+        {"query": "x", "results": []}, status=status
+    )
+
+    await ActionRefer().run(dispatcher, form_tracker("who fixes my cell phone", "misdirected_request", form=None), {})
+
+    [message] = dispatcher.messages
+    assert message["buttons"] == [{"title": "Talk to a person", "payload": "/request_human"}]

@@ -13,7 +13,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help setup app-env engine-env database models run test test-app test-engine lint
+.PHONY: help setup app-env engine-env web-tools database models run test test-app test-engine lint
 
 help:
 	@echo "make run    set up, migrate, seed, train when needed, then start every process (Ctrl-C stops all)"
@@ -30,7 +30,13 @@ app-env: $(UV)
 engine-env: $(UV)
 	$(UV) sync --frozen --project bot --python "$$(scripts/find-python 3.10)"
 
-setup: app-env engine-env
+# axe-core, for the browser tests' accessibility checks (package-lock.json pins it).
+web-tools: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+
+setup: app-env engine-env web-tools
 
 database: app-env
 	$(APP)/civicdesk db upgrade

@@ -25,9 +25,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import make_pipeline
 
-from classifiers.data import load_dataset
+from classifiers.data import compose_text, load_dataset
 from classifiers.evaluate import evaluate
-from classifiers.model import load_model, train
+from classifiers.model import TriageModel, load_model, train
 
 ROOT = Path(__file__).resolve().parent.parent
 EMAIL_DIR = ROOT / "nlu_data" / "email"
@@ -50,6 +50,24 @@ def project_data(scratch: Path) -> None:
         if head == "urgency":
             line += f"  emergency recall {m['emergency_recall']:.3f} precision {m['emergency_precision']:.3f}"
         print(line)
+    routing(load_model(scratch / "triage"))
+
+
+def routing(model: TriageModel) -> None:
+    """What the email pipeline files without an agent (email_ingest.process.why_not_automatic decides), and how
+    often the department it goes to is the right one."""
+    from email_ingest.process import why_not_automatic
+
+    emails = [json.loads(line) for line in (EMAIL_DIR / "test.jsonl").read_text().splitlines() if line.strip()]
+    predictions = model.predict([compose_text(e["subject"], e["body"]) for e in emails])
+    routed = [(e, p) for e, p in zip(emails, predictions, strict=True) if why_not_automatic(p) is None]
+    right = sum(p.heads["service_code"].label == e["service_code"] for e, p in routed)
+    wanted = sum(e["kind"] == "service_request" and e["urgency"] == "routine" for e in emails)
+    print(
+        f"  email routing: {len(routed)} of {len(emails)} held-out emails filed automatically "
+        f"({len(routed) / len(emails):.1%}; {wanted} are routine service requests); "
+        f"service code right for {right} ({right / max(1, len(routed)):.1%})"
+    )
 
 
 def write_csv(path: Path, pairs: list[list[str]]) -> None:

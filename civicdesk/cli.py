@@ -10,6 +10,8 @@ import socket
 import ssl
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -24,7 +26,7 @@ from civicdesk.settings import PROJECT_ROOT, Settings, get_settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-    from email_ingest.runner import MailSource
+    from email_ingest.runner import IngestSummary, MailSource
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -173,21 +175,71 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="With --once: print the summary as JSON.")] = False,
 ) -> None:
     """Read the mail source (IMAP when CIVICDESK_IMAP_HOST is set, else the Maildir drop folder) into the database."""
-    from email_ingest.runner import ingest_once, run_forever
+    from email_ingest.runner import Lease, MailboxBusy, ingest_once, run_forever
+    from email_ingest.service import IngestService
 
     settings = get_settings()
     _setup_logging(settings)
     factory = make_session_factory(make_engine(settings.sqlalchemy_url))
     source = _mail_source(settings, factory)
+    service = IngestService(settings, factory, source.name)
     if once:
-        summary = ingest_once(source, factory, settings.max_message_bytes)
+        try:
+            with _ingest_progress(quiet=as_json) as progress:
+                summary = ingest_once(
+                    source,
+                    factory,
+                    settings.max_message_bytes,
+                    config=service.config,
+                    triage=service.triage(),
+                    lease=Lease(factory, source.name, ttl=settings.ingest_lease_seconds),
+                    progress=progress,
+                )
+        except MailboxBusy as busy:
+            raise UserError(f"{busy}; try again when it has finished") from None
+        service.deliver()
         typer.echo(json.dumps(summary.as_dict()) if as_json else f"ingested: {summary.as_dict()}")
         return
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    typer.echo(f"ingester reading {source.name} every {settings.ingest_poll_seconds:g} s")
-    run_forever(source, factory, settings.max_message_bytes, settings.ingest_poll_seconds, stop)
+    typer.echo(f"ingester reading {source.name}; polling every {settings.ingest_poll_seconds:g} s when it cannot wait")
+    run_forever(
+        source,
+        factory,
+        settings.max_message_bytes,
+        settings.ingest_poll_seconds,
+        stop,
+        config=service.config,
+        triage=service.triage,
+        deliver=service.deliver,
+        alert_after=settings.ingest_alert_after_failures,
+        alert=service.alert,
+        lease_seconds=settings.ingest_lease_seconds,
+    )
+
+
+@contextmanager
+def _ingest_progress(quiet: bool) -> Iterator[Callable[[IngestSummary], None] | None]:
+    """A progress line on stderr while a backlog drains (not with --json or when stderr is not a terminal)."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if quiet or not console.is_terminal:
+        yield None
+        return
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("reading the mailbox")
+
+        def show(summary: IngestSummary) -> None:
+            bar.update(
+                task,
+                description=f"{summary.fetched} fetched, {summary.stored} stored, {summary.routed} routed, "
+                f"{summary.needs_human} for agents, {summary.quarantined} quarantined",
+            )
+
+        yield show
 
 
 def _mail_source(settings: Settings, factory: sessionmaker[Session]) -> MailSource:

@@ -296,9 +296,97 @@ class InboundEmail(Base):
     subject: Mapped[str | None] = mapped_column(Text)
     sender: Mapped[str | None] = mapped_column(String(998))
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    # stored -> triaged, or quarantined (could not be parsed; a human looks at it)
-    status: Mapped[str] = mapped_column(String(20), default="stored")
+    # Same Message-ID and same body is one message however many routes it took (Received headers differ);
+    # the key falls back to the raw sha256 when there is no Message-ID.
+    dedupe_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # where the source keeps it: "UIDVALIDITY:UID" for IMAP, the file's key for Maildir (finishing cut-short moves)
+    source_key: Mapped[str | None] = mapped_column(String(300), index=True)
+    # stored (raw only) -> routed | threaded | needs_human | bounce | ignored, or quarantined (unreadable, oversize)
+    status: Mapped[str] = mapped_column(String(20), default="stored", index=True)
     status_reason: Mapped[str | None] = mapped_column(Text)
+    sender_address: Mapped[str | None] = mapped_column(String(254), index=True)  # lower-case, from From:
+    in_reply_to: Mapped[str | None] = mapped_column(String(998))
+    references: Mapped[str | None] = mapped_column(Text)
+    new_text: Mapped[str | None] = mapped_column(Text)  # what the sender wrote now: no quoted reply or signature
+    quoted_text: Mapped[str | None] = mapped_column(Text)
+    no_reply_reason: Mapped[str | None] = mapped_column(String(200))  # why no acknowledgement went out (RFC 3834)
+    triage: Mapped[dict[str, Any] | None] = mapped_column()  # the classifiers' labels, confidences and entities
+    urgency: Mapped[str | None] = mapped_column(String(20))
+    service_request_id: Mapped[int | None] = mapped_column(ForeignKey("service_request.id"), index=True)
+    processed_at: Mapped[dt.datetime | None]
+
+    attachments: Mapped[list[EmailAttachment]] = relationship(
+        back_populates="email", order_by="EmailAttachment.id", cascade="all, delete-orphan"
+    )
+    service_request: Mapped[ServiceRequest | None] = relationship()
+
+
+class EmailAttachment(Base):
+    """A file attached to an inbound email; `content` is kept only under the attachment size cap."""
+
+    __tablename__ = "email_attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_id: Mapped[int] = mapped_column(ForeignKey("inbound_email.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    email: Mapped[InboundEmail] = relationship(back_populates="attachments")
+
+
+class OutboundMessage(Base):
+    """The outbox: acknowledgements, on-call notices and alerts, written in the transaction that decides them
+    and delivered afterwards (SMTP or webhook), so a crash delays a message but never loses it."""
+
+    __tablename__ = "outbound_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))  # email | webhook
+    purpose: Mapped[str] = mapped_column(String(30), index=True)  # acknowledgement | oncall | alert
+    recipient: Mapped[str] = mapped_column(String(500))  # an address, or the webhook URL
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(998), unique=True)  # ours, for threading and bounces
+    in_reply_to: Mapped[str | None] = mapped_column(String(998))
+    inbound_email_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_email.id"), index=True)
+    service_request_id: Mapped[int | None] = mapped_column(ForeignKey("service_request.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None]
+
+
+class MailboxLease(Base):
+    """One fetcher per mailbox: the holder renews its lease while it reads; another takes over once it expires."""
+
+    __tablename__ = "mailbox_lease"
+
+    mailbox: Mapped[str] = mapped_column(String(300), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[dt.datetime]
+
+
+class TriageCorrection(Base):
+    """An agent's confirmed or corrected labels for a text: training data for the next triage model."""
+
+    __tablename__ = "triage_correction"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inbound_email_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_email.id"), index=True)
+    source: Mapped[str] = mapped_column(String(20), default="email")  # email | chat
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    service_code: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str | None] = mapped_column(String(30))
+    urgency: Mapped[str | None] = mapped_column(String(20))
+    predicted: Mapped[dict[str, Any]] = mapped_column(default=dict)  # what the model said, for misroute reports
+    corrected_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
 
 class ComponentHeartbeat(Base):
@@ -532,8 +620,16 @@ class Conversation(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     waiting_since: Mapped[dt.datetime | None]
+    urgency: Mapped[str] = mapped_column(String(20), default="routine")  # from the bot's handoff payload
+    service_request_id: Mapped[int | None] = mapped_column(ForeignKey("service_request.id"))
+    offered_at: Mapped[dt.datetime | None]  # when the resident was offered a callback or to leave a message
+    closed_at: Mapped[dt.datetime | None]
 
     messages: Mapped[list[ChatMessage]] = relationship(back_populates="conversation", order_by="ChatMessage.id")
+    notes: Mapped[list[ConversationNote]] = relationship(
+        back_populates="conversation", order_by="ConversationNote.id", cascade="all, delete-orphan"
+    )
+    service_request: Mapped[ServiceRequest | None] = relationship()
 
 
 class ChatMessage(Base):
@@ -549,3 +645,77 @@ class ChatMessage(Base):
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+class ConversationNote(Base):
+    """An agent's internal note on a conversation; never shown to the resident."""
+
+    __tablename__ = "conversation_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(254))
+    body: Mapped[str] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="notes")
+
+
+class StaffUser(Base):
+    """Someone who signs in to the agent console. Roles: agent, supervisor, trainer, admin."""
+
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-case
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id, never the password
+    role: Mapped[str] = mapped_column(String(20))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[dt.datetime | None]
+
+    department: Mapped[Department | None] = relationship()
+
+
+class StaffSession(Base):
+    """A signed-in console session. The cookie holds a random token; only its sha256 is stored here."""
+
+    __tablename__ = "staff_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+
+    user: Mapped[StaffUser] = relationship()
+
+
+class LoginAttempt(Base):
+    """One console sign-in attempt; recent failures per email and per address throttle further tries."""
+
+    __tablename__ = "login_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    address: Mapped[str] = mapped_column(String(64))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class AuditEntry(Base):
+    """Who did what, when, to which record. Written in the same transaction as the action itself."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(60))
+    record_type: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -154,8 +154,9 @@ def active_service(session: Session, code: str) -> Service:
     return service
 
 
-def check_attributes(service: Service, answers: dict[str, Any]) -> dict[str, Any]:
-    """Required questions answered, list answers among the allowed keys, no unknown questions."""
+def check_attributes(service: Service, answers: dict[str, Any], require_answers: bool = True) -> dict[str, Any]:
+    """Required questions answered (unless `require_answers` is off), list answers among the allowed keys, no
+    unknown questions."""
     known = {attribute.code: attribute for attribute in service.attributes}
     unknown = sorted(set(answers) - set(known))
     if unknown:
@@ -164,7 +165,7 @@ def check_attributes(service: Service, answers: dict[str, Any]) -> dict[str, Any
     for code, attribute in known.items():
         answer = answers.get(code)
         if answer in (None, "", []):
-            if attribute.required and attribute.variable:
+            if attribute.required and attribute.variable and require_answers:
                 raise InvalidInput(f"attribute[{code}]", f"required: {attribute.description}")
             continue
         allowed = {value["key"] for value in attribute.values}
@@ -208,8 +209,14 @@ def _choice(value: str, allowed: tuple[str, ...], field_name: str) -> str:
     return value
 
 
-def create_request(session: Session, data: RequestIn, actor: str) -> ServiceRequest:
-    """Validate and store a new request; it gets its reference and due time at once."""
+def create_request(
+    session: Session, data: RequestIn, actor: str, *, require_answers: bool = True
+) -> ServiceRequest:
+    """Validate and store a new request; it gets its reference and due time at once.
+
+    An email cannot answer the service's questions the way a form does: the email path files its requests with
+    `require_answers=False`, and the department asks what it still needs.
+    """
     service = active_service(session, data.service_code)
     description = data.description.strip()
     if not description:
@@ -225,7 +232,7 @@ def create_request(session: Session, data: RequestIn, actor: str) -> ServiceRequ
     address = data.address.strip() if data.address and data.address.strip() else None
     if service.location_required and address is None and (data.lat is None or data.long is None):
         raise InvalidInput("address", f"{service.name} needs a location: an address, an intersection or lat/long")
-    attributes = check_attributes(service, data.attributes)
+    attributes = check_attributes(service, data.attributes, require_answers)
     contact = upsert_contact(session, data.contact) if data.contact else None
 
     now = utcnow()

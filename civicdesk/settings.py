@@ -69,6 +69,42 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(
         25 * 1024 * 1024, gt=0, description="Larger messages are quarantined, not downloaded."
     )
+    max_attachment_bytes: int = Field(
+        10 * 1024 * 1024, ge=0, description="Attachments up to this size are stored; larger ones are listed only."
+    )
+    ingest_lease_seconds: float = Field(
+        120.0, gt=0, description="How long a stopped ingester keeps the mailbox before another may read it."
+    )
+    ingest_alert_after_failures: int = Field(
+        5, ge=1, description="Consecutive failed mailbox passes before the ingester raises an alert."
+    )
+    mail_from: str = Field(
+        "Northvale Service First <servicefirst@northvale.ca>", description="From: of acknowledgements and notices."
+    )
+    smtp_host: str = Field(
+        "", description="SMTP relay for outgoing mail; empty: nothing is sent, it waits in the outbox."
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP relay port.")
+    smtp_security: Literal["tls", "starttls", "plain"] = Field(
+        "starttls", description="SMTP transport security; plain only to a loopback relay."
+    )
+    smtp_username: str = Field("", description="SMTP login; empty: no login.")
+    smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password.")
+    ack_limit_per_hour: int = Field(
+        3, ge=0, description="Most acknowledgements one sender gets per hour (stops mail loops)."
+    )
+    oncall_email: str = Field("", description="Address notified at once of emergencies; empty: the department's.")
+    oncall_webhook_url: str = Field("", description="Webhook POSTed a JSON notice of each emergency; empty: none.")
+    chat_poll_seconds: float = Field(
+        0.5, gt=0, le=10, description="How often chat sockets look for messages written by other web workers."
+    )
+    chat_agent_wait_seconds: float = Field(
+        300.0, gt=0, description="Seconds in the agent queue before a resident is offered a callback or a message."
+    )
+    console_session_hours: float = Field(10.0, gt=0, le=24, description="Lifetime of an agent console sign-in.")
+    cookie_secure: bool | None = Field(
+        None, description="Mark console cookies Secure (HTTPS only); empty: everywhere except development."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Logging level.")
 
     @field_validator("database_url")
@@ -113,6 +149,10 @@ class Settings(BaseSettings):
         if self.database_url.startswith("postgresql://"):
             return "postgresql+psycopg://" + self.database_url.removeprefix("postgresql://")
         return self.database_url
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.cookie_secure if self.cookie_secure is not None else self.env != "development"
 
     @property
     def maildir_path(self) -> Path:

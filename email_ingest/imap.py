@@ -19,22 +19,27 @@ import hashlib
 import ipaddress
 import logging
 import ssl
-from collections.abc import Iterator, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from imapclient import IMAPClient
 from imapclient.imapclient import DELETED
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from civicdesk.db import utcnow
-from civicdesk.models import MailCheckpoint
-from email_ingest.maildir import PROCESSED_FOLDER, QUARANTINE_FOLDER, RawMessage
+from civicdesk.models import InboundEmail, MailCheckpoint
+from email_ingest.maildir import BATCH, PROCESSED_FOLDER, QUARANTINE_FOLDER, RawMessage
 
 log = logging.getLogger(__name__)
 
 HEADER_BYTES = 64 * 1024  # what is read of an oversize message: enough headers for a person to recognise it
-BATCH = 100  # UIDs whose sizes are asked in one FETCH
+IDLE_RENEW_SECONDS = 25 * 60  # servers may end an IDLE after 29 minutes (RFC 2177 says re-issue within that)
+IDLE_CHECK_SECONDS = 5.0  # how often a waiting ingester notices a stop request and beats its heartbeat
+FETCH_BYTES = 32 * 1024 * 1024  # most message bytes asked for in one FETCH (memory stays bounded)
 Security = Literal["tls", "starttls", "plain"]
 
 
@@ -77,6 +82,10 @@ class ImapMessage(RawMessage):
     complete: bool
 
     @property
+    def source_key(self) -> str:
+        return f"{self.uidvalidity}:{self.uid}"  # a UID means something only under its UIDVALIDITY
+
+    @property
     def sha256(self) -> str:
         if self.complete:
             return super().sha256
@@ -106,14 +115,42 @@ class ImapSource:
         account = self.account
         return f"imap://{account.username}@{account.host}:{account.effective_port}/{account.folder}"[:300]
 
-    def pending(self) -> Iterator[ImapMessage]:
-        """New messages, oldest UID first; the connection stays open until the caller has moved the last one."""
+    def pending(self) -> Iterator[list[ImapMessage]]:
+        """Batches of new messages, oldest UID first; the connection stays open until the caller has moved the
+        last batch."""
         with self._connect() as client:
             self._client = client
             try:
                 yield from self._new_messages(client)
             finally:
                 self._client = None
+
+    def wait_for_mail(self, stop: threading.Event, seconds: float, tick: Callable[[], None]) -> bool:
+        """Wait up to `seconds` for new mail with IMAP IDLE (RFC 2177); True when the server announced some.
+
+        IDLE is re-issued every IDLE_RENEW_SECONDS, within the 29 minutes after which a server may drop an idle
+        client, and `tick` runs between checks (the heartbeat). Without IDLE this simply sleeps: polling.
+        """
+        deadline = time.monotonic() + seconds
+        with self._connect() as client:
+            if not client.has_capability("IDLE"):
+                stop.wait(seconds)
+                return False
+            client.select_folder(self.account.folder, readonly=True)
+            while not stop.is_set() and time.monotonic() < deadline:
+                client.idle()
+                renew_at = time.monotonic() + IDLE_RENEW_SECONDS
+                try:
+                    while not stop.is_set() and time.monotonic() < min(deadline, renew_at):
+                        responses = client.idle_check(
+                            timeout=min(IDLE_CHECK_SECONDS, max(0.1, deadline - time.monotonic()))
+                        )
+                        if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                            return True
+                        tick()
+                finally:
+                    client.idle_done()
+        return False
 
     def declared_size(self, message: RawMessage) -> int:
         return message.size if isinstance(message, ImapMessage) else len(message.raw)
@@ -131,10 +168,10 @@ class ImapSource:
         row.updated_at = utcnow()
         session.add(row)
 
-    def move_to(self, key: str, folder: str) -> None:
+    def move(self, keys: Sequence[str], folder: str) -> None:
         if self._client is None:
-            raise RuntimeError("move_to works only while pending() is being read: the connection is open then")
-        self._move(self._client, int(key), folder)
+            raise RuntimeError("move works only while pending() is being read: the connection is open then")
+        self._move(self._client, [int(key) for key in keys], folder)
 
     def _connect(self) -> IMAPClient:
         account = self.account
@@ -159,7 +196,7 @@ class ImapSource:
             raise
         return client
 
-    def _new_messages(self, client: IMAPClient) -> Iterator[ImapMessage]:
+    def _new_messages(self, client: IMAPClient) -> Iterator[list[ImapMessage]]:
         status = client.select_folder(self.account.folder)
         uidvalidity = int(status[b"UIDVALIDITY"])
         with self.factory() as session:
@@ -177,25 +214,30 @@ class ImapSource:
         uids = sorted(uid for uid in client.search(["UID", f"{last + 1}:*"]) if uid > last)
         for start in range(0, len(uids), BATCH):
             batch = uids[start : start + BATCH]
-            sizes = client.fetch(batch, ["RFC822.SIZE"])
-            for uid in batch:
-                if uid not in sizes:
-                    continue  # expunged by another client meanwhile
-                message = self._download(client, uid, uidvalidity, int(sizes[uid][b"RFC822.SIZE"]))
-                if message is not None:
-                    yield message
+            sizes = {uid: int(data[b"RFC822.SIZE"]) for uid, data in client.fetch(batch, ["RFC822.SIZE"]).items()}
+            messages = self._download(client, [uid for uid in batch if uid in sizes], sizes, uidvalidity)
+            if messages:
+                yield messages
 
-    def _download(self, client: IMAPClient, uid: int, uidvalidity: int, size: int) -> ImapMessage | None:
-        complete = size <= self.max_bytes
-        if complete:
-            item, key = b"BODY.PEEK[]", b"BODY[]"
-        else:  # over the cap: the headers only, so the person who gets it from quarantine knows what it is
-            item, key = b"BODY.PEEK[HEADER]<0.%d>" % HEADER_BYTES, b"BODY[HEADER]<0>"
-        response = client.fetch([uid], [item]).get(uid, {})
-        raw = response.get(key)
-        if raw is None:
-            return None  # expunged by another client meanwhile
-        return ImapMessage(key=str(uid), raw=bytes(raw), uid=uid, uidvalidity=uidvalidity, size=size, complete=complete)
+    def _download(
+        self, client: IMAPClient, uids: list[int], sizes: dict[int, int], uidvalidity: int
+    ) -> list[ImapMessage]:
+        """Bodies of the messages under the cap, in fetches of at most FETCH_BYTES; headers only of the others."""
+        found: list[ImapMessage] = []
+        whole = [uid for uid in uids if sizes[uid] <= self.max_bytes]
+        oversize = [uid for uid in uids if sizes[uid] > self.max_bytes]
+        for group in _by_bytes(whole, sizes, FETCH_BYTES):
+            for uid, data in client.fetch(group, [b"BODY.PEEK[]"]).items():
+                if b"BODY[]" in data:  # a message expunged by another client meanwhile is simply absent
+                    found.append(ImapMessage(str(uid), bytes(data[b"BODY[]"]), uid, uidvalidity, sizes[uid], True))
+        if oversize:
+            # over the cap: the headers only, so the person who gets it from quarantine knows what it is
+            item = b"BODY.PEEK[HEADER]<0.%d>" % HEADER_BYTES
+            for uid, data in client.fetch(oversize, [item]).items():
+                if b"BODY[HEADER]<0>" in data:
+                    raw = bytes(data[b"BODY[HEADER]<0>"])
+                    found.append(ImapMessage(str(uid), raw, uid, uidvalidity, sizes[uid], False))
+        return sorted(found, key=lambda message: message.uid)
 
     def _finish_moves(self, client: IMAPClient, stored: MailCheckpoint, last: int) -> None:
         """Messages at or below the checkpoint are stored already; a crash kept them from being moved."""
@@ -203,30 +245,59 @@ class ImapSource:
         if not leftovers:
             return
         flags = client.fetch(leftovers, ["FLAGS"])
-        for uid in leftovers:
-            if uid not in flags:
-                continue
-            if DELETED in flags[uid][b"FLAGS"]:
-                self._expunge(client, uid)  # copied already, the expunge was cut short
-                continue
-            folder = stored.last_folder if uid == stored.last_uid else PROCESSED_FOLDER
-            log.info("%s: finishing the move of stored UID %s to %s", self.name, uid, folder)
-            self._move(client, uid, folder)
+        self._expunge(client, [uid for uid in leftovers if uid in flags and DELETED in flags[uid][b"FLAGS"]])
+        waiting = [uid for uid in leftovers if uid in flags and DELETED not in flags[uid][b"FLAGS"]]
+        if not waiting:
+            return
+        keys = {f"{stored.uidvalidity}:{uid}": uid for uid in waiting}
+        with self.factory() as session:
+            quarantined = set(
+                session.scalars(
+                    select(InboundEmail.source_key).where(
+                        InboundEmail.source == self.name,
+                        InboundEmail.source_key.in_(keys),
+                        InboundEmail.status == "quarantined",
+                    )
+                )
+            )
+        log.info("%s: finishing the move of %d stored messages", self.name, len(waiting))
+        to_quarantine = [uid for key, uid in keys.items() if key in quarantined]
+        to_processed = [uid for key, uid in keys.items() if key not in quarantined]
+        if to_quarantine:
+            self._move(client, to_quarantine, QUARANTINE_FOLDER)
+        if to_processed:
+            self._move(client, to_processed, PROCESSED_FOLDER)
 
-    def _move(self, client: IMAPClient, uid: int, folder: str) -> None:
+    def _move(self, client: IMAPClient, uids: list[int], folder: str) -> None:
         target = self.folders[folder]
         if self._supports_move(client):
-            client.move([uid], target)
+            client.move(uids, target)
             return
-        client.copy([uid], target)
-        client.add_flags([uid], [DELETED])
-        self._expunge(client, uid)
+        client.copy(uids, target)
+        client.add_flags(uids, [DELETED])
+        self._expunge(client, uids)
 
     def _supports_move(self, client: IMAPClient) -> bool:
         return bool(client.has_capability("MOVE"))
 
-    def _expunge(self, client: IMAPClient, uid: int) -> None:
+    def _expunge(self, client: IMAPClient, uids: list[int]) -> None:
+        if not uids:
+            return
         if client.has_capability("UIDPLUS"):
-            client.uid_expunge([uid])
+            client.uid_expunge(uids)
         else:  # RFC 3501 EXPUNGE removes every \Deleted message of the folder, which is what \Deleted asks for
             client.expunge()
+
+
+def _by_bytes(uids: list[int], sizes: dict[int, int], limit: int) -> Iterator[list[int]]:
+    """Groups of UIDs whose sizes add up to at most `limit` (a single larger message is a group of its own)."""
+    group: list[int] = []
+    total = 0
+    for uid in uids:
+        if group and total + sizes[uid] > limit:
+            yield group
+            group, total = [], 0
+        group.append(uid)
+        total += sizes[uid]
+    if group:
+        yield group

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import mailbox
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from email import policy
 from email.parser import BytesHeaderParser
@@ -16,12 +16,18 @@ from pathlib import Path
 
 PROCESSED_FOLDER = "Processed"
 QUARANTINE_FOLDER = "Quarantine"
+BATCH = 100  # messages stored in one transaction and moved together
 
 
 @dataclass(frozen=True)
 class RawMessage:
-    key: str
+    key: str  # what the source's move() takes
     raw: bytes
+
+    @property
+    def source_key(self) -> str:
+        """The message's lasting name in its source, stored with the row."""
+        return self.key
 
     @property
     def sha256(self) -> str:
@@ -66,23 +72,29 @@ class MaildirSource:
     def name(self) -> str:
         return f"maildir:{self.path}"
 
-    def pending(self) -> Iterator[RawMessage]:
-        # Oldest first, so residents are answered in the order they wrote.
+    def pending(self) -> Iterator[list[RawMessage]]:
+        """Batches of messages, oldest first, so residents are answered in the order they wrote."""
+        batch: list[RawMessage] = []
         for key in sorted(self.box.iterkeys(), key=lambda k: self._mtime(k)):
             try:
                 with self.box.get_file(key) as handle:
-                    yield RawMessage(key=key, raw=handle.read())
+                    batch.append(RawMessage(key=key, raw=handle.read()))
             except FileNotFoundError:
                 continue  # another process moved it away meanwhile
+            if len(batch) == BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
     def size(self, key: str) -> int:
         return self._file(key).stat().st_size
 
-    def move_to(self, key: str, folder: str) -> None:
-        """Move a stored message out of the inbox, keeping its file name (no copy, no second message)."""
-        source = self._file(key)
-        target = self.path / f".{folder}" / "cur" / source.name
-        source.rename(target)
+    def move(self, keys: Sequence[str], folder: str) -> None:
+        """Move stored messages out of the inbox, keeping their file names (no copy, no second message)."""
+        for key in keys:
+            source = self._file(key)
+            source.rename(self.path / f".{folder}" / "cur" / source.name)
         self.box = mailbox.Maildir(self.path, create=False)
 
     def _file(self, key: str) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from civicdesk import health
 from civicdesk.db import make_engine, make_session_factory
@@ -11,7 +12,8 @@ from civicdesk.kb_search import KnowledgebaseSearch
 from civicdesk.service_requests import NotFound
 from civicdesk.settings import Settings, get_settings
 from civicdesk.validation import InvalidInput
-from civicdesk.web import api, api_bookings, chat, open311
+from civicdesk.web import api, api_bookings, chat, console, open311
+from civicdesk.web.console.templating import STATIC
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -47,4 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_bookings.router)
     app.include_router(open311.router)
     app.include_router(chat.router)
+    app.include_router(console.router)
+    if settings.env != "production":
+        app.include_router(console.dev_router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -7,60 +7,33 @@ PostgreSQL refuses to run as root.
 
 from __future__ import annotations
 
-import os
-import pwd
 import shutil
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from helpers import SEED_TODAY, free_port, make_settings
+from helpers import SEED_TODAY, make_settings
+from pgcluster import PostgresCluster
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from civicdesk import migrate, seed
 from civicdesk.db import make_engine, make_session_factory, transaction
-from civicdesk.settings import Settings
-
-
-def postgres_bindir() -> Path:
-    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (candidate / "initdb").exists():
-            return candidate
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).resolve().parent
-    raise RuntimeError("PostgreSQL server binaries not found: install the Debian package `postgresql`")
+from civicdesk.settings import PROJECT_ROOT, Settings
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """URL of the server (no database name) of a throwaway cluster on 127.0.0.1."""
-    bindir = postgres_bindir()
-    workdir = Path(tempfile.mkdtemp(prefix="civicdesk-pg-"))
-    prefix: list[str] = []
-    if os.geteuid() == 0:
-        owner = pwd.getpwnam("postgres")
-        os.chown(workdir, owner.pw_uid, owner.pw_gid)
-        prefix = ["runuser", "-u", "postgres", "--"]
-    data, port = workdir / "data", free_port()
-
-    def run(*args: str) -> None:
-        subprocess.run([*prefix, *args], check=True, capture_output=True, timeout=120)
-
-    run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
-    options = f"-h 127.0.0.1 -p {port} -k {workdir} -c fsync=off -c full_page_writes=off -c max_connections=200"
-    run(str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(workdir / "log"), "-w", "start")
+    cluster = PostgresCluster()
+    cluster.create()
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+        yield cluster.url
     finally:
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(workdir, ignore_errors=True)
+        cluster.destroy()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -163,3 +136,13 @@ def engine(settings: Settings) -> Iterator[Engine]:
 @pytest.fixture
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return make_session_factory(engine)
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder holding a triage model trained once per session on the shipped email data."""
+    from classifiers.model import train
+
+    out = tmp_path_factory.mktemp("models")
+    train(sorted((PROJECT_ROOT / "nlu_data" / "email").glob("train*.jsonl")), out / "triage")
+    return out

@@ -131,8 +131,21 @@ userdb {{
 }}
 """
         )
-        with (self.workdir / "stderr.log").open("wb") as stderr:
-            self.process = subprocess.Popen(["dovecot", "-F", "-c", str(config)], stdout=stderr, stderr=stderr)
+        self._launch()
+
+    def restart(self) -> None:
+        """Stop the server and start it again on the same port, keeping every mailbox. Open IMAP sessions are
+        cut: Dovecot's session processes would otherwise outlive their master and keep serving."""
+        if self.process is not None:
+            subprocess.run(["pkill", "-KILL", "-P", str(self.process.pid)], check=False)
+        self._end_process()
+        self._launch()
+
+    def _launch(self) -> None:
+        with (self.workdir / "stderr.log").open("ab") as stderr:
+            self.process = subprocess.Popen(
+                ["dovecot", "-F", "-c", str(self.workdir / "dovecot.conf")], stdout=stderr, stderr=stderr
+            )
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -181,6 +194,10 @@ userdb {{
         return text
 
     def stop(self) -> None:
+        self._end_process()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _end_process(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -188,4 +205,3 @@ userdb {{
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
-        shutil.rmtree(self.workdir, ignore_errors=True)

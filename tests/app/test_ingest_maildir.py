@@ -71,8 +71,8 @@ def test_oversize_and_unreadable_messages_are_quarantined_not_lost(
 
     summary = ingest_once(MaildirSource(inbox), session_factory, CAP)
 
-    assert summary.fetched == 3 and summary.stored + summary.quarantined == 3
-    assert count(session_factory, "quarantined") == summary.quarantined >= 1
+    assert (summary.fetched, summary.stored, summary.quarantined) == (3, 3, 2)
+    assert count(session_factory, "quarantined") == 2
     with session_factory() as session:
         big = session.scalar(select(InboundEmail).where(InboundEmail.size > CAP))
         assert big is not None and big.status == "quarantined" and "exceeds the cap" in (big.status_reason or "")

@@ -1,0 +1,346 @@
+// Northvale Service First chat widget. Embed with one tag, served by the civicdesk core:
+//   <script src="https://CORE/widget.js" defer></script>
+// It talks to the core's chat gateway over a WebSocket (/chat/ws) and keeps the conversation id in
+// sessionStorage, so a reload resumes the same conversation and closing the tab forgets it.
+// Everything the resident, the assistant or an agent wrote is put on the page with textContent, never as HTML.
+"use strict";
+
+(function () {
+  if (window.NorthvaleChat) return; // the tag was pasted twice
+  const script = document.currentScript;
+  const base = new URL(script ? script.src : "/widget.js", window.location.href);
+  const origin = base.origin;
+  const STORE_ID = "northvale-chat-conversation";
+  const STORE_OPEN = "northvale-chat-open";
+  const MAX_CHARS = 2000;
+  const timeFormat = new Intl.DateTimeFormat("en-CA", { hour: "numeric", minute: "2-digit", timeZone: "America/Toronto" });
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function store(key, value) {
+    try {
+      if (value === null) window.sessionStorage.removeItem(key);
+      else window.sessionStorage.setItem(key, value);
+    } catch (error) { /* storage disabled: the chat still works, it just does not resume */ }
+  }
+
+  function stored(key) {
+    try { return window.sessionStorage.getItem(key); } catch (error) { return null; }
+  }
+
+  // Text with its web addresses made into links: [label](https://...) and bare https:// addresses.
+  // Only http(s) links are made; everything else stays text.
+  function richText(container, text) {
+    const pattern = /\[([^\]\n]{1,200})\]\((https?:\/\/[^\s)]+)\)|(https?:\/\/[^\s<>"')]+[^\s<>"').,;:!?])/g;
+    let last = 0;
+    let match;
+    while ((match = pattern.exec(text)) !== null) {
+      container.appendChild(document.createTextNode(text.slice(last, match.index)));
+      const link = el("a", "nvc-link", match[1] || match[3]);
+      link.href = match[2] || match[3];
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      container.appendChild(link);
+      last = pattern.lastIndex;
+    }
+    container.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  // ---- the page elements ------------------------------------------------------------------------------------
+  const style = el("link");
+  style.rel = "stylesheet";
+  style.href = origin + "/static/widget.css";
+  document.head.appendChild(style);
+
+  const root = el("div", "nvc-root");
+  const launcher = el("button", "nvc-launcher", "Chat with us");
+  launcher.type = "button";
+  launcher.setAttribute("aria-expanded", "false");
+  launcher.setAttribute("aria-controls", "nvc-panel");
+
+  const panel = el("section", "nvc-panel");
+  panel.id = "nvc-panel";
+  panel.hidden = true;
+  panel.setAttribute("aria-labelledby", "nvc-title");
+
+  const header = el("div", "nvc-header");
+  const title = el("h2", "nvc-title", "Northvale Service First chat");
+  title.id = "nvc-title";
+  const closeButton = el("button", "nvc-close", "Minimize");
+  closeButton.type = "button";
+  closeButton.setAttribute("aria-label", "Minimize the chat");
+  header.append(title, closeButton);
+
+  const notice = el("p", "nvc-notice");
+  notice.append(
+    "Notice of collection: what you type here is collected under the Municipal Act, 2001, and used only to " +
+      "answer you, under MFIPPA. Please don't share health or banking details. Questions: Access and Privacy " +
+      "Office, 905-555-0142 or "
+  );
+  const privacyLink = el("a", "nvc-link", "privacy@northvale.ca");
+  privacyLink.href = "mailto:privacy@northvale.ca";
+  notice.append(privacyLink, ". For a life-threatening emergency, call 911.");
+
+  // A live region (role=log) around a list of messages: screen readers announce each new message.
+  const log = el("div", "nvc-log");
+  log.setAttribute("role", "log");
+  log.setAttribute("aria-live", "polite");
+  log.setAttribute("aria-label", "Conversation");
+  log.tabIndex = 0; // so keyboard users can scroll a long conversation
+  const list = el("ol", "nvc-list");
+  log.appendChild(list);
+
+  const status = el("p", "nvc-status");
+  status.setAttribute("role", "status");
+
+  const problem = el("p", "nvc-problem");
+  problem.setAttribute("role", "alert");
+
+  const form = el("form", "nvc-form");
+  const inputLabel = el("label", "nvc-visually-hidden", "Your message");
+  inputLabel.htmlFor = "nvc-input";
+  const input = el("textarea", "nvc-input");
+  input.id = "nvc-input";
+  input.rows = 2;
+  input.maxLength = MAX_CHARS;
+  input.placeholder = "Type your question";
+  input.autocomplete = "off";
+  const send = el("button", "nvc-send", "Send");
+  send.type = "submit";
+  form.append(inputLabel, input, send);
+
+  panel.append(header, notice, log, status, problem, form);
+  root.append(panel, launcher);
+  document.body.appendChild(root);
+
+  // ---- the conversation ----------------------------------------------------------------------------------
+  let socket = null;
+  let retry = 1000;
+  let conversationId = stored(STORE_ID);
+  let connected = false;
+  const pending = [];
+
+  function authorName(message) {
+    if (message.author === "resident") return "You";
+    if (message.author === "bot") return "Virtual assistant";
+    if (message.author === "agent") return (message.name || "Agent") + ", Service First";
+    return "Service First";
+  }
+
+  function clearQuickReplies() {
+    list.querySelectorAll(".nvc-replies").forEach(function (group) { group.remove(); });
+  }
+
+  function addMessage(message) {
+    const item = el("li", "nvc-msg nvc-msg-" + message.author);
+    if (message.id) item.dataset.id = String(message.id);
+    const who = el("span", "nvc-who", authorName(message));
+    item.appendChild(who);
+    if (message.at) {
+      const time = el("time", "nvc-time", timeFormat.format(new Date(message.at)));
+      time.dateTime = message.at;
+      item.appendChild(time);
+    }
+    const body = el("p", "nvc-text");
+    richText(body, message.text || "");
+    item.appendChild(body);
+    list.appendChild(item);
+    if (message.buttons && message.buttons.length) addQuickReplies(message.buttons);
+    if (message.offer && message.offer.length && !message.history) addOffer(message.offer);
+    log.scrollTop = log.scrollHeight;
+    return item;
+  }
+
+  function addQuickReplies(buttons) {
+    const group = el("li", "nvc-replies");
+    group.setAttribute("aria-label", "Suggested replies");
+    buttons.forEach(function (button) {
+      if (/^https?:\/\//.test(button.payload)) {
+        const link = el("a", "nvc-reply nvc-link", button.title);
+        link.href = button.payload;
+        link.target = "_blank";
+        link.rel = "noopener noreferrer";
+        group.appendChild(link);
+        return;
+      }
+      const choice = el("button", "nvc-reply", button.title);
+      choice.type = "button";
+      choice.addEventListener("click", function () {
+        say(button.title, button.payload);
+      });
+      group.appendChild(choice);
+    });
+    list.appendChild(group);
+  }
+
+  // Waiting too long, or outside business hours: a callback or a message instead of waiting.
+  function addOffer(choices) {
+    const group = el("li", "nvc-replies nvc-offer");
+    group.setAttribute("aria-label", "Instead of waiting");
+    const labels = { callback: "Ask for a callback", message: "Leave a message" };
+    choices.forEach(function (choice) {
+      const button = el("button", "nvc-reply", labels[choice] || choice);
+      button.type = "button";
+      button.addEventListener("click", function () { showOfferForm(choice, group); });
+      group.appendChild(button);
+    });
+    list.appendChild(group);
+  }
+
+  let offerCount = 0;
+  function showOfferForm(choice, group) {
+    offerCount += 1;
+    const prefix = "nvc-offer-" + offerCount + "-";
+    const offer = el("form", "nvc-offer-form");
+    offer.appendChild(el("p", "nvc-offer-title", choice === "callback" ? "Ask for a callback" : "Leave a message"));
+    function field(name, label, type, required, autocomplete) {
+      const id = prefix + name;
+      const wrapper = el("div", "nvc-field");
+      const caption = el("label", "", label + (required ? " (required)" : ""));
+      caption.htmlFor = id;
+      const control = type === "textarea" ? el("textarea") : el("input");
+      if (type !== "textarea") control.type = type;
+      control.id = id;
+      control.name = name;
+      control.required = required;
+      control.autocomplete = autocomplete;
+      control.maxLength = type === "textarea" ? MAX_CHARS : 254;
+      wrapper.append(caption, control);
+      offer.appendChild(wrapper);
+      return control;
+    }
+    const name = field("name", "Your name", "text", false, "name");
+    const phone = field("phone", "Phone number", "tel", choice === "callback", "tel");
+    const email = field("email", "Email", "email", false, "email");
+    const text = field("text", choice === "callback" ? "What should we call you about?" : "Your message", "textarea", true, "off");
+    const submit = el("button", "nvc-send", choice === "callback" ? "Request the callback" : "Send the message");
+    submit.type = "submit";
+    offer.appendChild(submit);
+    offer.addEventListener("submit", function (event) {
+      event.preventDefault();
+      transmit({ type: "leave_message", choice: choice, name: name.value, phone: phone.value, email: email.value, text: text.value });
+    });
+    group.replaceWith(offer);
+    name.focus();
+  }
+
+  function render(history) {
+    list.replaceChildren();
+    history.forEach(function (message, index) {
+      const last = index === history.length - 1;
+      // Old quick replies and offers are not shown again; the latest message's are.
+      addMessage(Object.assign({}, message, {
+        buttons: last ? message.buttons : [],
+        history: !last,
+      }));
+    });
+  }
+
+  function setStatus(text) { status.textContent = text; }
+
+  function transmit(data) {
+    problem.textContent = "";
+    if (socket && connected) socket.send(JSON.stringify(data));
+    else { pending.push(data); connect(); setStatus("Connecting…"); }
+  }
+
+  function say(text, payload) {
+    clearQuickReplies();
+    addMessage({ author: "resident", text: text, at: new Date().toISOString() });
+    const data = { type: "message", text: text };
+    if (payload) data.payload = payload;
+    transmit(data);
+  }
+
+  function connect() {
+    if (socket) return;
+    const scheme = origin.startsWith("https:") ? "wss:" : "ws:";
+    const url = scheme + origin.slice(origin.indexOf("//")) + "/chat/ws" +
+      (conversationId ? "?conversation=" + encodeURIComponent(conversationId) : "");
+    socket = new WebSocket(url);
+    socket.addEventListener("open", function () { connected = true; retry = 1000; });
+    socket.addEventListener("message", function (event) {
+      const data = JSON.parse(event.data);
+      if (data.type === "conversation") {
+        conversationId = data.id;
+        store(STORE_ID, data.id);
+        render(data.history);
+        setStatus(data.position ? "You are number " + data.position + " in the queue for an agent." : "");
+        if (data.history.length === 0) {
+          addMessage({ author: "system", text: "Hello! Ask a question about Regional or local services, or type \"agent\" to talk to a person." });
+        }
+        while (pending.length) socket.send(JSON.stringify(pending.shift()));
+      } else if (data.type === "typing") {
+        setStatus("The assistant is typing…");
+        panel.classList.add("nvc-busy");
+      } else if (data.type === "message") {
+        panel.classList.remove("nvc-busy");
+        setStatus(data.position ? "You are number " + data.position + " in the queue for an agent." : "");
+        if (!list.querySelector('[data-id="' + data.id + '"]')) addMessage(data);
+      } else if (data.type === "queue") {
+        setStatus("You are number " + data.position + " in the queue for an agent.");
+      } else if (data.type === "error") {
+        panel.classList.remove("nvc-busy");
+        setStatus("");
+        problem.textContent = data.message;
+      }
+    });
+    socket.addEventListener("close", function () {
+      socket = null;
+      connected = false;
+      panel.classList.remove("nvc-busy");
+      if (!panel.hidden) {
+        setStatus("Reconnecting…");
+        window.setTimeout(connect, retry);
+        retry = Math.min(retry * 2, 30000);
+      }
+    });
+  }
+
+  // ---- opening, closing, typing --------------------------------------------------------------------------
+  function open() {
+    panel.hidden = false;
+    launcher.setAttribute("aria-expanded", "true");
+    launcher.hidden = true;
+    store(STORE_OPEN, "1");
+    connect();
+    input.focus();
+  }
+
+  function close() {
+    panel.hidden = true;
+    launcher.hidden = false;
+    launcher.setAttribute("aria-expanded", "false");
+    store(STORE_OPEN, null);
+    launcher.focus();
+  }
+
+  launcher.addEventListener("click", open);
+  closeButton.addEventListener("click", close);
+  panel.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") close();
+  });
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    if (text.length > MAX_CHARS) { problem.textContent = "Messages are limited to " + MAX_CHARS + " characters."; return; }
+    input.value = "";
+    say(text);
+  });
+  input.addEventListener("keydown", function (event) {
+    // Enter sends; Shift+Enter starts a new line.
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+
+  if (stored(STORE_OPEN)) open();
+  window.NorthvaleChat = { open: open, close: close };
+})();

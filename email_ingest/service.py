@@ -1,0 +1,115 @@
+"""The ingester as `civicdesk ingest` runs it: source, triage model, outbox and alerts built from the settings."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from civicdesk.db import transaction
+from civicdesk.errors import UserError
+from civicdesk.models import OutboundMessage
+from civicdesk.settings import Settings
+from email_ingest.outbox import SmtpRelay, deliver_pending
+from email_ingest.process import ProcessConfig
+
+if TYPE_CHECKING:
+    from classifiers.model import TriageModel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TriageLoader:
+    """The active triage model, loaded again when a retrain or a rollback replaces it on disk."""
+
+    model_dir: Path
+    _loaded: TriageModel | None = field(default=None, repr=False)
+    _stamp: float | None = None
+
+    def __call__(self) -> TriageModel | None:
+        from classifiers.model import load_model
+        from classifiers.store import META_FILE
+
+        meta = self.model_dir / META_FILE
+        try:
+            stamp = meta.stat().st_mtime
+        except FileNotFoundError:
+            if self._loaded is None:
+                log.warning("no triage model in %s: every message goes to an agent", self.model_dir)
+            return self._loaded
+        if stamp != self._stamp:
+            self._loaded, self._stamp = load_model(self.model_dir), stamp
+            log.info("triage model loaded from %s", self.model_dir)
+        return self._loaded
+
+
+@dataclass
+class IngestService:
+    settings: Settings
+    factory: sessionmaker[Session]
+    mailbox: str
+
+    @cached_property
+    def config(self) -> ProcessConfig:
+        own = parseaddr(self.settings.mail_from)[1].lower()
+        domain = own.rsplit("@", 1)[-1] if "@" in own else "northvale.ca"
+        return ProcessConfig(
+            mailbox=self.mailbox,
+            message_id_domain=domain,
+            max_attachment_bytes=self.settings.max_attachment_bytes,
+            ack_limit_per_hour=self.settings.ack_limit_per_hour,
+            oncall_email=self.settings.oncall_email,
+            oncall_webhook_url=self.settings.oncall_webhook_url,
+            own_addresses=frozenset({own} if own else ()),
+        )
+
+    @cached_property
+    def triage(self) -> TriageLoader:
+        from civicdesk.training import triage_model_dir
+
+        return TriageLoader(triage_model_dir(self.settings))
+
+    @cached_property
+    def relay(self) -> SmtpRelay | None:
+        settings = self.settings
+        if not settings.smtp_host:
+            return None
+        try:
+            return SmtpRelay(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                security=settings.smtp_security,
+                username=settings.smtp_username,
+                password=settings.smtp_password.get_secret_value(),
+            )
+        except ValueError as error:
+            raise UserError(str(error)) from None
+
+    def deliver(self) -> int:
+        return deliver_pending(self.factory, self.relay, self.settings.mail_from, self.mailbox)
+
+    def alert(self, text: str) -> None:
+        """Repeated failures: logged as an error, and mailed to the on-call address when one is set."""
+        log.error("ALERT: %s", text)
+        if not self.settings.oncall_email:
+            return
+        try:
+            with transaction(self.factory) as session:
+                session.add(
+                    OutboundMessage(
+                        channel="email",
+                        purpose="alert",
+                        recipient=self.settings.oncall_email,
+                        subject="civicdesk: the email ingester keeps failing",
+                        body=text,
+                    )
+                )
+            self.deliver()
+        except Exception:  # the database or the relay may be what is failing; the log line stands
+            log.exception("could not send the alert")

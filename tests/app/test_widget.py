@@ -1,0 +1,227 @@
+"""The chat widget in a real browser (Debian's Chromium through Playwright), against the core web app and a
+scripted fake Rasa: keyboard use, quick replies, resuming after a reload, markup shown as text, the callback
+offer, phones, and axe-core's WCAG 2.1 AA checks. The full stack with the real assistant is test_browser.py.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from helpers import SEED_TODAY, free_port, make_settings
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy import delete, select
+from test_console import SCRIPT, FakeRasa
+
+from civicdesk import migrate, seed
+from civicdesk.db import make_engine, make_session_factory, transaction
+from civicdesk.models import ChatMessage, Department, Holiday
+from civicdesk.settings import PROJECT_ROOT, Settings
+from civicdesk.web.app import create_app
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = PROJECT_ROOT / "var" / "test-artifacts"
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+PHONE = {"width": 390, "height": 844}
+
+
+def seeded_sqlite(folder: Path) -> Settings:
+    settings = make_settings(folder)
+    migrate.upgrade(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url)
+    with transaction(make_session_factory(engine)) as session:
+        seed.load(session, today=SEED_TODAY)
+    engine.dispose()
+    return settings
+
+
+class ThreadedServer:
+    """The core web app under uvicorn in a thread, on a free loopback port."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ThreadedServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert time.monotonic() < deadline, "the core did not start"
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def launch(playwright: Any) -> Browser:
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def axe_problems(page: Page) -> list[str]:
+    """Serious or critical WCAG 2.1 A/AA violations axe-core finds on the page as it is now."""
+    page.add_script_tag(url="/_dev/axe.min.js")  # from node_modules, same origin: the CSP allows it
+    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_TAGS)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def assert_accessible(page: Page) -> None:
+    problems = axe_problems(page)
+    assert problems == [], f"axe-core on {page.url}:\n" + "\n".join(problems)
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    fake = FakeRasa()
+    settings = seeded_sqlite(tmp_path_factory.mktemp("widget"))
+    engine = make_engine(settings.sqlalchemy_url)
+    with transaction(make_session_factory(engine)) as session:
+        # Agents always at work: the offer test needs the wait, not the clock, to trigger the offer.
+        centre = session.scalars(select(Department).where(Department.code == "service_first")).one()
+        centre.business_hours = {day: "00:00-24:00" for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+        session.execute(delete(Holiday))
+    engine.dispose()
+    yield settings.model_copy(update={"rasa_url": fake.url, "chat_agent_wait_seconds": 1.0, "chat_poll_seconds": 0.3})
+    fake.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def core(settings: Settings) -> Iterator[str]:
+    with ThreadedServer(settings) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, core: str) -> Iterator[Page]:
+    context = browser.new_context(base_url=core, viewport=PHONE)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto("/")
+    yield page
+    context.close()
+
+
+def bot_says(page: Page, text: str) -> None:
+    expect(page.locator(".nvc-msg-bot .nvc-text").filter(has_text=text).last).to_be_visible()
+
+
+@pytest.mark.timeout(180)
+def test_keyboard_only_chat_with_quick_replies(page: Page) -> None:
+    for _ in range(40):  # Tab through the page to the launcher, as a keyboard user would
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.className") == "nvc-launcher":
+            break
+    else:
+        pytest.fail("the chat launcher cannot be reached with Tab")
+    page.keyboard.press("Enter")
+    expect(page.locator("#nvc-input")).to_be_focused()
+    page.keyboard.type("menu")
+    page.keyboard.press("Enter")
+    bot_says(page, "Pick a topic.")
+    page.keyboard.press("Shift+Tab")  # from the message box back to the suggested reply
+    expect(page.locator(".nvc-reply")).to_be_focused()
+    page.keyboard.press("Enter")
+    bot_says(page, 'You said: /ask_question{"kb_query": "garbage day"}')
+    expect(page.locator(".nvc-msg-resident .nvc-text").nth(1)).to_have_text("Garbage and recycling")
+    focus_ring = page.locator("#nvc-input").evaluate("e => (e.focus(), getComputedStyle(e).outlineStyle)")
+    assert focus_ring == "solid"
+    page.keyboard.press("Escape")
+    expect(page.locator(".nvc-launcher")).to_be_focused()
+
+
+@pytest.mark.timeout(180)
+def test_the_conversation_resumes_after_a_reload_and_is_private_to_its_tab(
+    page: Page, browser: Browser, core: str
+) -> None:
+    page.get_by_role("button", name="Chat with us").click()
+    page.locator("#nvc-input").fill("Is the landfill open on Saturday?")
+    page.locator("#nvc-input").press("Enter")
+    bot_says(page, "You said: Is the landfill open on Saturday?")
+    page.reload()
+    expect(page.locator("#nvc-panel")).to_be_visible()  # still open, same conversation
+    bot_says(page, "You said: Is the landfill open on Saturday?")
+    other = browser.new_context(base_url=core)
+    stranger = other.new_page()
+    stranger.goto("/")
+    stranger.get_by_role("button", name="Chat with us").click()
+    expect(stranger.locator(".nvc-msg-system")).to_have_count(1)  # a new conversation: only the greeting
+    expect(stranger.locator(".nvc-log")).not_to_contain_text("landfill")
+    other.close()
+
+
+@pytest.mark.timeout(180)
+def test_markup_from_residents_and_the_assistant_stays_text(page: Page) -> None:
+    page.get_by_role("button", name="Chat with us").click()
+    typed = '<img src=x onerror="window.pwned=1"><b>bold</b>'
+    page.locator("#nvc-input").fill(typed)
+    page.locator("#nvc-input").press("Enter")
+    bot_says(page, "You said: <img src=x")
+    page.locator("#nvc-input").fill("markup please")
+    page.locator("#nvc-input").press("Enter")
+    expect(page.locator(".nvc-msg-bot .nvc-text").last).to_have_text(SCRIPT)
+    expect(page.locator(".nvc-msg-resident .nvc-text").first).to_have_text(typed)
+    assert page.locator(".nvc-log img, .nvc-log b, .nvc-log script").count() == 0
+    assert page.evaluate("window.pwned === undefined && window.__pwned === undefined")
+
+
+@pytest.mark.timeout(180)
+def test_a_waiting_resident_can_leave_a_message_instead(page: Page, settings: Settings) -> None:
+    page.get_by_role("button", name="Chat with us").click()
+    page.locator("#nvc-input").fill("I would like to talk to a person")
+    page.locator("#nvc-input").press("Enter")
+    expect(page.locator(".nvc-msg-system").filter(has_text="number 1 in the queue")).to_be_visible()
+    page.get_by_role("button", name="Leave a message").click()  # offered after chat_agent_wait_seconds
+    expect(page.get_by_label("Your name")).to_be_focused()
+    page.get_by_label("Your name").fill("Amrit Gill")
+    page.get_by_label("Email").fill("amrit.gill@example.org")
+    page.get_by_label("Your message (required)").fill("My green bin was missed on Tuesday on Cedar Crescent.")
+    page.get_by_role("button", name="Send the message").click()
+    expect(page.locator(".nvc-msg-system").filter(has_text="as service request SR-")).to_be_visible()
+    engine = make_engine(settings.sqlalchemy_url)
+    with make_session_factory(engine)() as session:
+        texts = session.scalars(select(ChatMessage.text).where(ChatMessage.author == "system")).all()
+    engine.dispose()
+    assert any("as service request SR-" in t for t in texts)
+
+
+@pytest.mark.timeout(180)
+def test_the_widget_and_the_page_pass_axe_on_a_phone(page: Page) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    assert_accessible(page)  # the page with the closed launcher
+    page.get_by_role("button", name="Chat with us").click()
+    page.locator("#nvc-input").fill("menu")
+    page.locator("#nvc-input").press("Enter")
+    bot_says(page, "Pick a topic.")
+    box = page.locator("#nvc-panel").bounding_box()
+    assert box is not None and box["width"] >= PHONE["width"] - 1  # the panel fills a phone's screen
+    page.screenshot(path=str(ARTIFACTS / "widget-phone.png"))
+    assert_accessible(page)

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     Date,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -342,6 +343,8 @@ class OutboundMessage(Base):
     and delivered afterwards (SMTP or webhook), so a crash delays a message but never loses it."""
 
     __tablename__ = "outbound_message"
+    # The per-sender acknowledgement limit counts a sender's recent messages on every incoming email.
+    __table_args__ = (Index("ix_outbound_message_recipient_created_at", "recipient", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(20))  # email | webhook

@@ -209,9 +209,7 @@ def _choice(value: str, allowed: tuple[str, ...], field_name: str) -> str:
     return value
 
 
-def create_request(
-    session: Session, data: RequestIn, actor: str, *, require_answers: bool = True
-) -> ServiceRequest:
+def create_request(session: Session, data: RequestIn, actor: str, *, require_answers: bool = True) -> ServiceRequest:
     """Validate and store a new request; it gets its reference and due time at once.
 
     An email cannot answer the service's questions the way a form does: the email path files its requests with

@@ -84,6 +84,7 @@ def upgrade() -> None:
             batch_op.f("ix_outbound_message_service_request_id"), ["service_request_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_outbound_message_status"), ["status"], unique=False)
+        batch_op.create_index("ix_outbound_message_recipient_created_at", ["recipient", "created_at"], unique=False)
 
     op.create_table(
         "triage_correction",
@@ -163,6 +164,7 @@ def downgrade() -> None:
 
     op.drop_table("triage_correction")
     with op.batch_alter_table("outbound_message", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbound_message_recipient_created_at")
         batch_op.drop_index(batch_op.f("ix_outbound_message_status"))
         batch_op.drop_index(batch_op.f("ix_outbound_message_service_request_id"))
         batch_op.drop_index(batch_op.f("ix_outbound_message_purpose"))

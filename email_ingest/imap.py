@@ -5,7 +5,8 @@ its UIDVALIDITY and asks only for UIDs above the checkpoint kept in the database
 is downloaded: an oversize message brings its headers only and is quarantined. Bodies are fetched with
 `BODY.PEEK[]`, so nothing is marked read before it is stored. `ingest_once` commits each row together with the
 checkpoint (the `TrackedSource` hook) and only then moves the message to the processed folder (MOVE, or COPY +
-\\Deleted + UID EXPUNGE where MOVE is missing).
+\\Deleted + UID EXPUNGE where MOVE is missing). Moves are grouped (MOVE_BATCH UIDs, or what is left when the pass
+ends), because each MOVE costs the server time in proportion to the folder's size.
 
 A crash between the commit and the move leaves the message in the folder at or below the checkpoint: the next
 pass finishes the move without downloading it again. A new UIDVALIDITY (the server rebuilt its UID list) resets
@@ -40,6 +41,9 @@ HEADER_BYTES = 64 * 1024  # what is read of an oversize message: enough headers 
 IDLE_RENEW_SECONDS = 25 * 60  # servers may end an IDLE after 29 minutes (RFC 2177 says re-issue within that)
 IDLE_CHECK_SECONDS = 5.0  # how often a waiting ingester notices a stop request and beats its heartbeat
 FETCH_BYTES = 32 * 1024 * 1024  # most message bytes asked for in one FETCH (memory stays bounded)
+# Moves are sent in groups of this many UIDs: Dovecot's cost per MOVE grows with the folder (10,000 messages:
+# 100 UIDs per MOVE took 36.6 s for 5,000 messages, 1,000 per MOVE 4.0 s; /tmp experiment, see bench/ingest.py).
+MOVE_BATCH = 1000
 Security = Literal["tls", "starttls", "plain"]
 
 
@@ -109,6 +113,7 @@ class ImapSource:
         self.max_bytes = max_bytes  # must be the cap given to ingest_once (checked in `checkpoint`)
         self.folders = dict(folders or {PROCESSED_FOLDER: PROCESSED_FOLDER, QUARANTINE_FOLDER: QUARANTINE_FOLDER})
         self._client: IMAPClient | None = None
+        self._to_move: dict[str, list[int]] = {}  # folder -> UIDs stored and waiting to be moved
 
     @property
     def name(self) -> str:
@@ -122,8 +127,11 @@ class ImapSource:
             self._client = client
             try:
                 yield from self._new_messages(client)
+                self._flush_moves(client)
             finally:
+                # After a failure the unmoved messages sit at or below the checkpoint; the next pass moves them.
                 self._client = None
+                self._to_move.clear()
 
     def wait_for_mail(self, stop: threading.Event, seconds: float, tick: Callable[[], None]) -> bool:
         """Wait up to `seconds` for new mail with IMAP IDLE (RFC 2177); True when the server announced some.
@@ -171,7 +179,15 @@ class ImapSource:
     def move(self, keys: Sequence[str], folder: str) -> None:
         if self._client is None:
             raise RuntimeError("move works only while pending() is being read: the connection is open then")
-        self._move(self._client, [int(key) for key in keys], folder)
+        self._to_move.setdefault(folder, []).extend(int(key) for key in keys)
+        if sum(map(len, self._to_move.values())) >= MOVE_BATCH:
+            self._flush_moves(self._client)
+
+    def _flush_moves(self, client: IMAPClient) -> None:
+        for folder, uids in self._to_move.items():
+            if uids:
+                self._move(client, uids, folder)
+        self._to_move.clear()
 
     def _connect(self) -> IMAPClient:
         account = self.account

@@ -41,7 +41,9 @@ class MailSource(Protocol):
         """New messages in batches, oldest first."""
         ...
 
-    def move(self, keys: Sequence[str], folder: str) -> None: ...
+    def move(self, keys: Sequence[str], folder: str) -> None:
+        """Move stored messages out of the inbox, at once or grouped until the pass over `pending()` ends."""
+        ...
 
 
 @runtime_checkable

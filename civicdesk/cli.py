@@ -65,6 +65,9 @@ def main() -> None:
 def _setup_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # it announces every plugin it loads
+    from civicdesk.privacy import redact_logs  # here: it loads spaCy, which most commands never need
+
+    redact_logs()  # residents' names, emails, phones and addresses never reach a log file
 
 
 def ensure_port_free(host: str, port: int, what: str, setting: str) -> None:
@@ -166,6 +169,7 @@ def serve() -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's records go through our handlers, which redact personal information
     )
 
 

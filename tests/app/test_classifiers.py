@@ -411,7 +411,6 @@ def test_evaluate_reports_each_head(model: TriageModel) -> None:
         ("12 campers and 2 counsellors went home vomiting.", "outbreak"),
         ("9 of our 15 players and 3 parents got sick last night.", "outbreak"),
         ("Three people in our building have been hospitalized with pneumonia.", "outbreak"),
-        ("A truck tire is sitting in the left lane of Harlow Road.", "road_hazard"),
         ("A big pine has come down across Shoreline Drive.", "road_hazard"),
         ("A man is slumped in his car and unresponsive.", "person_hurt"),
         ("A passenger is having a seizure on the bus.", "person_hurt"),

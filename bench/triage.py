@@ -50,6 +50,11 @@ def project_data(scratch: Path) -> None:
         if head == "urgency":
             line += f"  emergency recall {m['emergency_recall']:.3f} precision {m['emergency_precision']:.3f}"
         print(line)
+    chosen = load_model(scratch / "triage").meta["emergency_thresholds"]
+    print(
+        f"  emergency threshold t_e {chosen['model']} (chosen in training for held-out recall "
+        f"{chosen['target_recall']} at precision {chosen['min_precision']}; None: argmax and rules decide)"
+    )
     routing(load_model(scratch / "triage"))
 
 

@@ -12,7 +12,13 @@ Training, for each head found in the data (service_code, kind, urgency):
    goes to a human.
 3. The final classifier is fitted on all rows, and the temperature is folded into its coefficients, so what
    is saved is a plain LogisticRegression whose predict_proba is already calibrated.
-At prediction the emergency rules are OR-ed with the urgency head: a rule hit is urgency=emergency.
+4. Emergencies: an emergency threshold t_e for the urgency head, from its held-out probabilities and the rule
+   hits on the same rows: the largest P(emergency) at which flagging every held-out row at or above it (on top
+   of the argmax and the rules) found the target share of the emergencies (default 0.99) with precision at the
+   floor (default 0.80). bench/emergency_cv.py measures this choice by cross-validation.
+At prediction the urgency is an emergency when the argmax says so, when P(emergency) >= t_e, or when an
+emergency rule matched (the rules are OR-ed: a phrase such as "smell of gas" in an otherwise routine message
+still raises an emergency).
 """
 
 from __future__ import annotations
@@ -52,6 +58,10 @@ from classifiers.store import (
 )
 
 DEFAULT_TARGET_PRECISION = 0.97
+# Emergencies: find 99 of 100 in validation, while at least 4 of 5 flagged messages are real emergencies
+# (a false alarm costs an agent a look; a missed one can cost far more).
+DEFAULT_EMERGENCY_RECALL = 0.99
+DEFAULT_EMERGENCY_PRECISION = 0.80
 DEFAULT_MIN_ANSWERED = 10  # fewer validated answers than this is too little evidence for a threshold
 RANDOM_STATE = 0
 CV_FOLDS = 5
@@ -199,6 +209,53 @@ def choose_thresholds(
     return thresholds
 
 
+@dataclass(frozen=True)
+class EmergencyThresholds:
+    """How the urgency head raises emergencies besides its argmax and the rules; None leaves that path out."""
+
+    model: float | None = None  # t_e: P(emergency) at or above this is an emergency
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any]) -> EmergencyThresholds:
+        model = (meta.get("emergency_thresholds") or {}).get("model")
+        return cls(None if model is None else float(model))
+
+
+def choose_emergency_threshold(
+    is_emergency: np.ndarray,
+    p_emergency: np.ndarray,
+    already_flagged: np.ndarray,
+    target_recall: float,
+    min_precision: float,
+) -> float | None:
+    """The largest t such that flagging the held-out rows with P(emergency) >= t, on top of those
+    `already_flagged` (rule hits, emergency argmax), finds `target_recall` of the emergencies with precision at
+    least `min_precision`. If no t reaches the recall at that precision, the t that finds the most emergencies
+    at that precision; None when no t adds an emergency at that precision (argmax and rules decide alone)."""
+    truth = np.asarray(is_emergency, dtype=bool)
+    if not truth.any():
+        return None
+    base = np.asarray(already_flagged, dtype=bool)
+    rest = np.flatnonzero(~base)
+    order = rest[np.argsort(-np.asarray(p_emergency, dtype=float)[rest], kind="stable")]
+    conf = np.asarray(p_emergency, dtype=float)[order]
+    found = int((truth & base).sum()) + np.cumsum(truth[order])
+    flagged = int(base.sum()) + np.arange(1, len(order) + 1)
+    recall = found / truth.sum()
+    precision = found / flagged
+    # a threshold sits between distinct probabilities: ties are flagged together or not at all
+    boundary = np.append(conf[1:] < conf[:-1], True) if len(conf) else np.zeros(0, dtype=bool)
+    adds = found > (truth & base).sum()
+    ok = boundary & adds & (precision >= min_precision)
+    if not ok.any():
+        return None
+    reaching = np.flatnonzero(ok & (recall >= target_recall))
+    if reaching.size:
+        return float(conf[reaching[0]])
+    best = np.flatnonzero(ok)
+    return float(conf[best[np.argmax(recall[best])]])
+
+
 def decide(
     head: str,
     classes: Sequence[str],
@@ -206,6 +263,7 @@ def decide(
     thresholds: Mapping[str, float | None],
     target_precision: float,
     emergencies: Sequence[EmergencyHit] = (),
+    emergency_thresholds: EmergencyThresholds = EmergencyThresholds(),
 ) -> HeadPrediction:
     """The decision for one head of one message from its class probabilities."""
     if head == "urgency" and emergencies:
@@ -213,6 +271,15 @@ def decide(
         return HeadPrediction(EMERGENCY, 1.0, False, f"emergency rule matched: {phrases}", source="rule")
     best = int(proba.argmax())
     label, confidence = classes[best], float(proba[best])
+    t_e = emergency_thresholds.model
+    if head == "urgency" and t_e is not None and label != EMERGENCY and EMERGENCY in classes:
+        p_emergency = float(proba[list(classes).index(EMERGENCY)])
+        if p_emergency >= t_e:
+            reason = (
+                f"probability of an emergency {p_emergency:.2f} meets the emergency threshold {t_e:.2f} "
+                f"({label} was likelier at {confidence:.2f})"
+            )
+            return HeadPrediction(EMERGENCY, p_emergency, False, reason)
     threshold = thresholds.get(label)
     if threshold is None:
         reason = f"{label} is not answered automatically: validation did not show {target_precision:g} precision for it"
@@ -237,6 +304,7 @@ class TriageModel:
         self.meta = dict(meta)
         self.rules = rules or default_engine()
         self._classes = {head: clf.classes_.tolist() for head, clf in self.classifiers.items()}
+        self._emergency_thresholds = EmergencyThresholds.from_meta(self.meta)
 
     @property
     def heads(self) -> list[str]:
@@ -248,6 +316,10 @@ class TriageModel:
 
     def thresholds(self, head: str) -> dict[str, float | None]:
         return dict(self.meta["thresholds"][head])
+
+    @property
+    def emergency_thresholds(self) -> EmergencyThresholds:
+        return EmergencyThresholds.from_meta(self.meta)
 
     def pipeline(self, head: str) -> Pipeline:
         """The head as a scikit-learn Pipeline (shares the fitted features with the other heads)."""
@@ -283,6 +355,7 @@ class TriageModel:
                 self.meta["thresholds"][head],
                 self.target_precision,
                 rules.emergencies,
+                self._emergency_thresholds,
             )
             for head in self.classifiers
         }
@@ -297,10 +370,17 @@ class HeadPlan:
 
 
 @dataclass(frozen=True)
+class EmergencyTargets:
+    recall: float = DEFAULT_EMERGENCY_RECALL
+    precision: float = DEFAULT_EMERGENCY_PRECISION
+
+
+@dataclass(frozen=True)
 class HeadValidation:
     temperature: float
     thresholds: dict[str, float | None]
     metrics: dict[str, Any]
+    emergency_thresholds: EmergencyThresholds = EmergencyThresholds()
 
 
 def train(
@@ -311,10 +391,14 @@ def train(
     min_answered: int = DEFAULT_MIN_ANSWERED,
     random_state: int = RANDOM_STATE,
     n_jobs: int | None = None,
+    emergency_recall: float = DEFAULT_EMERGENCY_RECALL,
+    emergency_precision: float = DEFAULT_EMERGENCY_PRECISION,
 ) -> TrainResult:
     """Train every head present in the data, choose thresholds, save to `out_dir`."""
     if not 0.5 <= target_precision < 1.0:
         raise ValueError("target precision must be at least 0.5 and below 1")
+    if not (0.0 < emergency_recall <= 1.0 and 0.0 <= emergency_precision <= 1.0):
+        raise ValueError("emergency recall must be in (0, 1] and emergency precision in [0, 1]")
     started = time.perf_counter()
     dataset = load_dataset([Path(p) for p in data_paths])
     texts = [clip(text) for text in dataset.texts()]
@@ -325,8 +409,11 @@ def train(
     features = build_features()
     matrix = features.fit_transform(texts)
     classifiers, held_out = _fit_all(matrix, plans, random_state, n_jobs)
+    targets = EmergencyTargets(emergency_recall, emergency_precision)
     validations = {
-        plan.head: _validate(plan, classifiers[plan.head], *held_out[plan.head], texts, target_precision, min_answered)
+        plan.head: _validate(
+            plan, classifiers[plan.head], *held_out[plan.head], texts, target_precision, min_answered, targets
+        )
         for plan in plans
     }
     for head, validation in validations.items():
@@ -342,6 +429,13 @@ def train(
         "heads": heads,
         "labels": {head: classifiers[head].classes_.tolist() for head in heads},
         "thresholds": thresholds,
+        "emergency_thresholds": {
+            **asdict(
+                validations["urgency"].emergency_thresholds if "urgency" in validations else EmergencyThresholds()
+            ),
+            "target_recall": emergency_recall,
+            "min_precision": emergency_precision,
+        },
         "temperatures": {head: round(v.temperature, 4) for head, v in validations.items()},
         "target_precision": target_precision,
         "min_answered": min_answered,
@@ -411,6 +505,7 @@ def _validate(
     texts: Sequence[str],
     target_precision: float,
     min_answered: int,
+    emergency_targets: EmergencyTargets,
 ) -> HeadValidation:
     """Temperature, thresholds and metrics of one head from its held-out scores."""
     classes = classifier.classes_.tolist()
@@ -422,10 +517,13 @@ def _validate(
     if plan.head == "urgency":  # validation decisions include the rule layer, as predictions do
         held_out_texts = [texts[plan.rows[i]] for i in positions]
         emergencies = [result.emergencies for result in default_engine().analyse(held_out_texts)]
+        emergency_thresholds = emergency_thresholds_for(truth, classes, proba, emergencies, emergency_targets)
     else:
         emergencies = [[] for _ in positions]
+        emergency_thresholds = EmergencyThresholds()
     decisions = [
-        decide(plan.head, classes, proba[i], thresholds, target_precision, emergencies[i]) for i in range(len(truth))
+        decide(plan.head, classes, proba[i], thresholds, target_precision, emergencies[i], emergency_thresholds)
+        for i in range(len(truth))
     ]
     metrics = head_metrics(
         plan.head,
@@ -436,7 +534,24 @@ def _validate(
         proba.max(axis=1).tolist(),
         [d.source == "rule" for d in decisions],
     )
-    return HeadValidation(temperature, thresholds, metrics)
+    return HeadValidation(temperature, thresholds, metrics, emergency_thresholds)
+
+
+def emergency_thresholds_for(
+    truth: Sequence[str],
+    classes: Sequence[str],
+    proba: np.ndarray,
+    emergencies: Sequence[Sequence[EmergencyHit]],
+    targets: EmergencyTargets,
+) -> EmergencyThresholds:
+    """t_e for the urgency head from held-out probabilities and the rule hits on the same rows."""
+    if EMERGENCY not in classes:
+        return EmergencyThresholds()
+    column = list(classes).index(EMERGENCY)
+    is_emergency = np.asarray(truth, dtype=object) == EMERGENCY
+    already = np.array([bool(hits) for hits in emergencies], dtype=bool) | (proba.argmax(axis=1) == column)
+    t_e = choose_emergency_threshold(is_emergency, proba[:, column], already, targets.recall, targets.precision)
+    return EmergencyThresholds(model=t_e)
 
 
 def validation_splits(labels: Sequence[str], random_state: int) -> tuple[str, list[tuple[np.ndarray, np.ndarray]]]:

@@ -19,9 +19,11 @@ from classifiers.data import compose_text, data_sha256, load_dataset
 from classifiers.errors import DataError, ModelError, PatternError, UntrustedTypeError
 from classifiers.evaluate import evaluate
 from classifiers.model import (
+    EmergencyThresholds,
     TriageModel,
     build_classifier,
     build_features,
+    choose_emergency_threshold,
     choose_thresholds,
     decide,
     is_stale,
@@ -172,6 +174,59 @@ def test_rule_hit_makes_urgency_an_emergency_with_the_phrase_as_reason() -> None
     assert other.source == "model"
 
 
+URGENCY = ["emergency", "routine", "urgent"]
+
+
+def test_emergency_threshold_is_the_largest_probability_reaching_the_recall_target() -> None:
+    # five emergencies: one already flagged (argmax or rule), the others at P(emergency) 0.6, 0.4, 0.3 and 0.1
+    truth = np.array([True, True, True, True, True, False, False, False])
+    p_emergency = np.array([0.9, 0.6, 0.4, 0.3, 0.1, 0.5, 0.35, 0.05])
+    already = np.array([True, False, False, False, False, False, False, False])
+    # 4 of 5 at 0.3 (flagging 6 rows: precision 4/6); all 5 only at 0.1 (5/7)
+    assert choose_emergency_threshold(truth, p_emergency, already, 0.8, 0.6) == pytest.approx(0.3)
+    assert choose_emergency_threshold(truth, p_emergency, already, 1.0, 0.7) == pytest.approx(0.1)
+    # 0.99 recall would need 0.1, whose precision 5/7 is below 0.75: the most found at that floor is 0.4's 3/4
+    assert choose_emergency_threshold(truth, p_emergency, already, 0.99, 0.75) == pytest.approx(0.4)
+    assert choose_emergency_threshold(truth, p_emergency, already, 0.99, 0.95) == pytest.approx(0.6)  # 2 of 2
+    # the likeliest unflagged row is a false alarm: no threshold adds an emergency at precision 0.9, so argmax
+    # and rules decide alone
+    assert (
+        choose_emergency_threshold(np.array([True, False, True]), np.array([0.9, 0.8, 0.3]), already[:3], 0.99, 0.9)
+        is None
+    )
+
+
+def test_tied_emergency_probabilities_are_flagged_together() -> None:
+    truth = np.array([True, False, True])
+    p_emergency = np.array([0.4, 0.4, 0.2])
+    none = np.zeros(3, dtype=bool)
+    # flagging only the right 0.4 is not a threshold: at 0.4 both are flagged (precision 0.5)
+    assert choose_emergency_threshold(truth, p_emergency, none, 0.5, 0.9) is None
+    assert choose_emergency_threshold(truth, p_emergency, none, 0.5, 0.5) == pytest.approx(0.4)
+
+
+def test_decide_raises_an_emergency_at_the_emergency_threshold() -> None:
+    thresholds = EmergencyThresholds(model=0.3)
+    per_class = {"emergency": 0.9, "routine": 0.5, "urgent": 0.5}
+    raised = decide("urgency", URGENCY, np.array([0.35, 0.05, 0.6]), per_class, 0.97, (), thresholds)
+    assert (raised.label, raised.abstain, raised.source) == ("emergency", False, "model")
+    assert raised.confidence == pytest.approx(0.35)
+    assert "meets the emergency threshold 0.30" in raised.reason and "urgent was likelier" in raised.reason
+    below = decide("urgency", URGENCY, np.array([0.25, 0.05, 0.7]), per_class, 0.97, (), thresholds)
+    assert (below.label, below.abstain) == ("urgent", False)
+    # the argmax still raises emergencies above t_e's reach, and a model without t_e decides as before
+    argmax = decide("urgency", URGENCY, np.array([0.95, 0.03, 0.02]), per_class, 0.97, (), thresholds)
+    assert (argmax.label, argmax.abstain) == ("emergency", False)
+    legacy = decide("urgency", URGENCY, np.array([0.35, 0.05, 0.6]), per_class, 0.97)
+    assert legacy.label == "urgent"
+    # rules still win over everything, and other heads ignore t_e
+    hit = EmergencyHit("sinkhole", "sinkhole", 20, 28)
+    by_rule = decide("urgency", URGENCY, np.array([0.01, 0.98, 0.01]), per_class, 0.97, [hit], thresholds)
+    assert (by_rule.label, by_rule.source) == ("emergency", "rule")
+    other = decide("kind", URGENCY, np.array([0.35, 0.05, 0.6]), per_class, 0.97, (), thresholds)
+    assert other.label == "urgent"
+
+
 def _objective(classifier: LogisticRegression, matrix: np.ndarray, labels: np.ndarray) -> float:
     """What LogisticRegression minimises: class-weighted log-loss plus the L2 penalty ||W||^2 / (2C)."""
     truth = np.searchsorted(classifier.classes_, labels)
@@ -218,6 +273,8 @@ def test_model_directory_has_skops_heads_and_sidecar(model_dir: Path) -> None:
     for head in HEADS:
         assert {"accuracy", "macro_f1", "abstain_rate", "accuracy_answered", "per_class"} <= set(meta["metrics"][head])
     assert "emergency_recall" in meta["metrics"]["urgency"]
+    assert set(meta["emergency_thresholds"]) == {"model", "target_recall", "min_precision"}
+    assert (meta["emergency_thresholds"]["target_recall"], meta["emergency_thresholds"]["min_precision"]) == (0.99, 0.8)
 
 
 def test_predict_after_load(model: TriageModel) -> None:
@@ -346,6 +403,17 @@ def test_evaluate_reports_each_head(model: TriageModel) -> None:
         ("A tree fell on my car during the wind storm.", "tree_on_structure"),
         ("Our carbon monoxide alarm keeps going off.", "carbon_monoxide"),
         ("There is an outbreak at the daycare, many children are sick.", "outbreak"),
+        ("The light at Harlow and Mill is stuck on red and cars are running it.", "traffic_control_out"),
+        ("The traffic lights are not working at King and Queen.", "traffic_control_out"),
+        ("Thornbury Lane is flooding, water up to the car doors.", "water_gushing"),
+        ("The storm is flooding our basement right now.", "water_gushing"),
+        ("The excavator is leaking oil into the creek.", "chemical_spill"),
+        ("12 campers and 2 counsellors went home vomiting.", "outbreak"),
+        ("9 of our 15 players and 3 parents got sick last night.", "outbreak"),
+        ("Three people in our building have been hospitalized with pneumonia.", "outbreak"),
+        ("A big pine has come down across Shoreline Drive.", "road_hazard"),
+        ("A man is slumped in his car and unresponsive.", "person_hurt"),
+        ("A passenger is having a seizure on the bus.", "person_hurt"),
     ],
 )
 def test_emergency_rules(text: str, rule: str) -> None:
@@ -357,6 +425,20 @@ def test_emergency_rules(text: str, rule: str) -> None:
 
 def test_routine_mail_has_no_emergency() -> None:
     assert find_emergencies("Please send me a new blue box and tell me when garbage day is.") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Steel plates are sitting in the bike lane on Corrigan Drive.",  # not a traffic lane
+        "The street lights are out at the park entrance.",  # streetlights, not signals
+        "Does the basement flooding subsidy cover a backwater valve?",  # a question, no verb in progress
+        "We changed the oil in the car yesterday.",  # oil, but nothing going into water
+        "Two kids in my class were sick with a cold last month.",  # no number of people sick as a group
+    ],
+)
+def test_new_emergency_rules_leave_near_misses_alone(text: str) -> None:
+    assert find_emergencies(text) == []
 
 
 def test_negation_is_not_understood_known_limitation() -> None:

@@ -31,8 +31,10 @@ if TYPE_CHECKING:
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 kb_app = typer.Typer(help="Knowledgebase articles as Markdown files.", no_args_is_help=True)
+retention_app = typer.Typer(help="The retention schedule for personal information.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(kb_app, name="kb")
+app.add_typer(retention_app, name="retention")
 app.add_typer(clients_app, name="clients", help="API keys of Open311 apps and internal callers.")
 
 
@@ -299,6 +301,7 @@ def rasa() -> None:
     model = training.rasa_model_path(settings)
     if not model.exists():
         raise UserError(f"no assistant model at {model}: run `civicdesk train`")
+    settings.tracker_db_path.parent.mkdir(parents=True, exist_ok=True)
     _exec_engine(
         settings,
         [
@@ -360,3 +363,38 @@ def kb_import(
     with transaction(factory) as session:
         result = kb.import_articles(session, directory, author)
     typer.echo(f"created {result.created}, updated {result.updated}, unchanged {result.unchanged}")
+
+
+@retention_app.command("schedule")
+def retention_schedule() -> None:
+    """List each record type with its retention period (the settings' overrides applied) and what happens then."""
+    from civicdesk import retention
+
+    days = retention.periods(get_settings().retention_days)
+    for record in retention.SCHEDULE:
+        typer.echo(f"{record.name:<20} {days[record.name]:>5} days  {record.action:<9} {record.what}")
+    typer.echo(f"(no period may be shorter than {retention.MINIMUM_DAYS} days)")
+
+
+@retention_app.command("run")
+def retention_run(
+    apply: Annotated[bool, typer.Option("--apply", help="Delete and anonymize; without it, only count.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+) -> None:
+    """Apply the retention schedule: past its period a record is deleted or anonymized. A dry run by default."""
+    from civicdesk import retention
+    from civicdesk.db import utcnow
+
+    settings = get_settings()
+    factory = make_session_factory(make_engine(settings.sqlalchemy_url))
+    with transaction(factory) as session:
+        outcomes = retention.run(session, utcnow(), settings.retention_days, settings.tracker_db_path, apply=apply)
+    if as_json:
+        typer.echo(json.dumps({"applied": apply, "records": [o.as_dict() for o in outcomes]}, indent=2))
+        return
+    verb = {"delete": "deleted", "anonymize": "anonymized"}
+    for outcome in outcomes:
+        done = verb[outcome.action] if apply else f"would be {verb[outcome.action]}"
+        typer.echo(f"{outcome.record_type:<20} {outcome.count:>6} {done} (older than {outcome.cutoff:%Y-%m-%d})")
+    if not apply:
+        typer.echo("dry run: nothing changed; run with --apply to apply the schedule")

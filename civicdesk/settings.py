@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     action_server_url: str = Field("http://127.0.0.1:5055", description="Rasa action server.")
     core_url: str = Field("", description="URL the action server uses to reach the core; empty: http://host:port.")
     engine_venv: Path = Field(PROJECT_ROOT / "bot" / ".venv", description="Python 3.10 environment holding Rasa.")
+    tracker_db: Path | None = Field(
+        None, description="SQLite file where Rasa keeps conversation trackers; empty: var/rasa-trackers.db."
+    )
+    retention_days: dict[str, int] = Field(
+        default_factory=dict,
+        description='Retention schedule overrides in days, as JSON, e.g. {"chat_transcripts": 1095} '
+        "(`civicdesk retention schedule` lists the record types).",
+    )
     maildir: Path | None = Field(None, description="Maildir drop folder the ingester reads; empty: var/mail/inbox.")
     imap_host: str = Field("", description="IMAP server of the centre's mailbox; empty: read the Maildir drop folder.")
     imap_port: int | None = Field(None, ge=1, le=65535, description="IMAP port; empty: 993 for tls, 143 otherwise.")
@@ -157,6 +165,10 @@ class Settings(BaseSettings):
     @property
     def maildir_path(self) -> Path:
         return self.maildir or self.var_dir / "mail" / "inbox"
+
+    @property
+    def tracker_db_path(self) -> Path:
+        return self.tracker_db or self.var_dir / "rasa-trackers.db"
 
     @property
     def public_core_url(self) -> str:

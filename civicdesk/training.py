@@ -35,6 +35,7 @@ def engine_env(settings: Settings) -> dict[str, str]:
         "CIVICDESK_CORE_URL": settings.public_core_url,
         "CIVICDESK_ACTIONS_TOKEN": settings.actions_token.get_secret_value(),
         "CIVICDESK_ACTION_ENDPOINT": settings.action_server_url.rstrip("/") + "/webhook",
+        "CIVICDESK_TRACKER_DB": str(settings.tracker_db_path),
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -16,20 +19,31 @@ from helpers import make_settings
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from civicdesk import chat
+from civicdesk import chat, retention
+from civicdesk.db import utcnow
 from civicdesk.settings import PROJECT_ROOT, Settings
 from civicdesk.web.app import create_app
 
 STARTUP_SECONDS = 240
 
 
+@dataclass(frozen=True)
+class RasaServer:
+    url: str
+    tracker_db: Path  # Rasa's SQL tracker store
+
+
 @pytest.fixture(scope="module")
-def rasa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def rasa_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RasaServer]:
     settings = make_settings(tmp_path_factory.mktemp("rasa"))
     model = settings.models_dir / "civicdesk.tar.gz"
     assert model.exists(), f"{model} is missing: `make test` trains it before the suite (make models)"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CIVICDESK_")}
-    env.update(CIVICDESK_RASA_URL=settings.rasa_url, CIVICDESK_ACTION_SERVER_URL=settings.action_server_url)
+    env.update(
+        CIVICDESK_RASA_URL=settings.rasa_url,
+        CIVICDESK_ACTION_SERVER_URL=settings.action_server_url,
+        CIVICDESK_TRACKER_DB=str(settings.tracker_db_path),
+    )
     log_path = Path(tmp_path_factory.mktemp("rasa-log")) / "rasa.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
@@ -50,10 +64,15 @@ def rasa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 time.sleep(2)
         else:
             pytest.fail(f"Rasa did not start:\n{log_path.read_text()[-3000:]}")
-        yield settings.rasa_url
+        yield RasaServer(settings.rasa_url, settings.tracker_db_path)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def rasa_url(rasa_server: RasaServer) -> str:
+    return rasa_server.url
 
 
 @pytest.fixture
@@ -105,3 +124,22 @@ def test_a_question_needing_the_action_server_while_it_is_down_goes_to_an_agent(
     assert "in the queue" in str(queued["text"])
     with session_factory() as session:
         assert chat.find(session, conversation).handoff_reason == "assistant_no_reply"  # Rasa itself was up
+
+
+@pytest.mark.timeout(300)
+def test_the_assistants_tracker_is_kept_on_disk_and_deleted_on_schedule(
+    client: TestClient, rasa_server: RasaServer
+) -> None:
+    with client.websocket_connect("/chat/ws") as socket:
+        conversation = socket.receive_json()["id"]
+        say(socket, "hello")
+
+    def senders() -> set[str]:
+        with sqlite3.connect(rasa_server.tracker_db) as db:
+            return {row[0] for row in db.execute("SELECT DISTINCT sender_id FROM events")}
+
+    assert conversation in senders()
+    assert retention.purge_trackers(rasa_server.tracker_db, utcnow() - dt.timedelta(days=1), apply=True) == 0
+    assert conversation in senders()  # younger than the cutoff: kept
+    retention.purge_trackers(rasa_server.tracker_db, utcnow() + dt.timedelta(minutes=1), apply=True)
+    assert conversation not in senders()

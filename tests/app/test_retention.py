@@ -1,0 +1,233 @@
+"""The retention schedule with a frozen clock: nothing goes before its minimum, everything past its period goes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from civicdesk import retention
+from civicdesk.cli import app
+from civicdesk.db import transaction
+from civicdesk.errors import UserError
+from civicdesk.models import (
+    AppointmentBooking,
+    AppointmentSlot,
+    AuditEntry,
+    ChatMessage,
+    Contact,
+    Conversation,
+    EmailAttachment,
+    InboundEmail,
+    KnowledgeGap,
+    OutboundMessage,
+    Service,
+    ServiceRequest,
+    ServiceRequestNote,
+    TriageCorrection,
+)
+from civicdesk.settings import Settings, get_settings
+
+NOW = dt.datetime(2030, 6, 1, 12, 0, tzinfo=dt.UTC)
+DAY = dt.timedelta(days=1)
+
+
+@pytest.fixture
+def database_url(seeded_database_url: str) -> str:
+    return seeded_database_url
+
+
+def _add_records(session: Session, tag: str, age: dt.timedelta) -> None:
+    """One record of every type, all last used `age` before NOW; `tag` marks them (emails, references)."""
+    when = NOW - age
+    contact = Contact(name=f"Resident {tag}", email=f"{tag}@example.ca", phone=None, updated_at=when, created_at=when)
+    service = session.scalars(select(Service).order_by(Service.id)).first()
+    assert service is not None
+    request = ServiceRequest(
+        reference=f"SR-{tag}",
+        service_id=service.id,
+        department_id=service.department_id,
+        contact=contact,
+        description=f"Pothole outside 12 Maple Cres, call me at 905-555-0143 ({tag})",
+        address="12 Maple Cres",
+        postal_code="L9T 2X5",
+        channel="email",
+        status="closed",
+        created_at=when - DAY,
+        due_at=when,
+        closed_at=when,
+    )
+    request.notes.append(ServiceRequestNote(author="agent", body=f"Spoke to Mrs. Tremblay at 905-555-0143 ({tag})"))
+    session.add(request)
+    conversation = Conversation(
+        public_id=f"conv-{tag}", owner="closed", created_at=when, updated_at=when, closed_at=when
+    )
+    conversation.messages.append(ChatMessage(author="resident", text="my email is jo@example.ca", at=when))
+    session.add(conversation)
+    email = InboundEmail(
+        sha256=tag.ljust(64, "0"),
+        source="test",
+        raw=b"From: Jo <jo@example.ca>\r\n\r\nhello",
+        size=40,
+        subject=f"Pothole {tag}",
+        sender="Jo <jo@example.ca>",
+        sender_address="jo@example.ca",
+        new_text="hello",
+        status="routed",
+        triage={"service_code": {"label": "road_repair"}, "entities": [{"label": "PHONE", "text": "905-555-0143"}]},
+        received_at=when,
+    )
+    email.attachments.append(EmailAttachment(filename="photo.jpg", content_type="image/jpeg", size=3, sha256="0" * 64))
+    session.add(email)
+    session.add(
+        OutboundMessage(
+            channel="email",
+            purpose="acknowledgement",
+            recipient="jo@example.ca",
+            body="Thanks",
+            status="sent",
+            created_at=when,
+        )
+    )
+    slot = session.scalars(select(AppointmentSlot).order_by(AppointmentSlot.id)).first()
+    assert slot is not None
+    session.add(
+        AppointmentBooking(reference=f"AB-{tag}", slot_id=slot.id, contact=contact, channel="chat", created_at=when)
+    )
+    session.add(KnowledgeGap(query=f"where do I renew my dog licence {tag}", channel="chat", asked_at=when))
+    session.add(
+        TriageCorrection(subject="Pothole", body=f"call 905-555-0143 {tag}", corrected_by="agent", created_at=when)
+    )
+    session.add(AuditEntry(actor="agent", action="claim", record_type="conversation", record_id=tag, at=when))
+
+
+@pytest.fixture
+def aged(session_factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Records just inside the one-year minimum, between it and the schedule, and far past every period."""
+    with transaction(session_factory) as session:
+        _add_records(session, "fresh", 364 * DAY)
+        _add_records(session, "middle", 800 * DAY)  # past the 730-day periods, inside the 1,825- and 2,555-day ones
+        _add_records(session, "old", 3000 * DAY)
+    return session_factory
+
+
+def _count(session: Session, model: type, *where: object) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+def test_a_dry_run_counts_and_changes_nothing(aged: sessionmaker[Session]) -> None:
+    with transaction(aged) as session:
+        before = {model: _count(session, model) for model in (Conversation, InboundEmail, AuditEntry, Contact)}
+        outcomes = {o.record_type: o.count for o in retention.run(session, NOW, {}, None)}
+    assert outcomes["chat_transcripts"] == 2 and outcomes["audit_log"] == 1 and outcomes["email_messages"] == 2
+    with aged() as session:
+        assert {model: _count(session, model) for model in before} == before
+        assert _count(session, InboundEmail, InboundEmail.sender.is_not(None)) == 3
+
+
+def test_applying_the_schedule_keeps_what_is_young_and_removes_what_is_past_it(aged: sessionmaker[Session]) -> None:
+    with transaction(aged) as session:
+        retention.run(session, NOW, {}, None, apply=True)
+    with aged() as session:
+        # 730-day types: only the fresh records are left
+        assert session.scalars(select(Conversation.public_id)).all() == ["conv-fresh"]
+        assert _count(session, ChatMessage) == 1
+        assert _count(session, OutboundMessage) == 1
+        assert session.scalars(select(AppointmentBooking.reference)).all() == ["AB-fresh"]
+        assert _count(session, KnowledgeGap) == 1
+        # 1,825 days for labelled examples, 2,555 for the audit log: only the oldest go
+        assert _count(session, TriageCorrection) == 2 and _count(session, AuditEntry) == 2
+        # email rows stay for the reports, emptied of everything that identifies the sender
+        emails = {e.subject or "": e for e in session.scalars(select(InboundEmail))}
+        assert set(emails) == {"Pothole fresh", ""}
+        for email in session.scalars(select(InboundEmail).where(InboundEmail.subject.is_(None))):
+            assert email.raw == b"" and email.sender is None and email.sender_address is None
+            assert email.triage == {"service_code": {"label": "road_repair"}} and email.attachments == []
+        # closed requests stay 7 years whole, then lose contact, location and what the text said about the person
+        requests = {
+            r.reference: r for r in session.scalars(select(ServiceRequest).where(ServiceRequest.reference.like("SR-%")))
+        }
+        assert requests["SR-middle"].contact_id is not None and requests["SR-middle"].address == "12 Maple Cres"
+        old = requests["SR-old"]
+        assert old.contact_id is None and old.address is None and old.postal_code is None
+        assert "905-555-0143" not in old.description and "12 Maple Cres" not in old.description
+        assert all("Tremblay" not in note.body for note in old.notes)
+        # a contact goes once nothing refers to it: the old one (request anonymized, booking deleted)
+        assert sorted(session.scalars(select(Contact.email).where(Contact.email.like("%@example.ca")))) == [
+            "fresh@example.ca",
+            "middle@example.ca",
+        ]
+
+
+def test_running_twice_changes_nothing_more(aged: sessionmaker[Session]) -> None:
+    with transaction(aged) as session:
+        retention.run(session, NOW, {}, None, apply=True)
+    with transaction(aged) as session:
+        assert all(o.count == 0 for o in retention.run(session, NOW, {}, None, apply=True))
+
+
+def test_a_longer_period_from_the_settings_keeps_records_longer(aged: sessionmaker[Session]) -> None:
+    with transaction(aged) as session:
+        retention.run(session, NOW, {"chat_transcripts": 1000}, None, apply=True)
+    with aged() as session:
+        assert sorted(session.scalars(select(Conversation.public_id))) == ["conv-fresh", "conv-middle"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [({"chat_transcripts": 90}, "shorter than the 365-day minimum"), ({"chats": 800}, "unknown record types")],
+)
+def test_a_schedule_below_the_minimum_or_with_unknown_types_is_refused(overrides: dict[str, int], message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        retention.periods(overrides)
+
+
+def test_the_assistants_trackers_past_the_period_are_deleted(tmp_path: Path) -> None:
+    """The table as Rasa's SQL tracker store makes it (the real store is exercised in test_chat_rasa.py)."""
+    import sqlite3
+
+    tracker_db = tmp_path / "trackers.db"
+    with sqlite3.connect(tracker_db) as db:
+        db.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT, type_name TEXT, timestamp REAL)")
+        for sender, age in (("old", 900), ("recent", 10), ("spans", 900), ("spans", 5)):
+            db.execute(
+                "INSERT INTO events (sender_id, type_name, timestamp) VALUES (?, 'user', ?)",
+                (sender, (NOW - age * DAY).timestamp()),
+            )
+    assert retention.purge_trackers(tracker_db, NOW - 730 * DAY, apply=False) == 1
+    assert retention.purge_trackers(tracker_db, NOW - 730 * DAY, apply=True) == 1
+    with sqlite3.connect(tracker_db) as db:
+        assert sorted({row[0] for row in db.execute("SELECT sender_id FROM events")}) == ["recent", "spans"]
+
+
+@pytest.fixture
+def cli_env(settings: Settings) -> Iterator[dict[str, str]]:
+    get_settings.cache_clear()
+    yield {"CIVICDESK_DATABASE_URL": settings.sqlalchemy_url, "CIVICDESK_VAR_DIR": str(settings.var_dir)}
+    get_settings.cache_clear()
+
+
+def test_the_command_is_a_dry_run_unless_told_to_apply(
+    session_factory: sessionmaker[Session], cli_env: dict[str, str]
+) -> None:
+    runner = CliRunner()
+    schedule = runner.invoke(app, ["retention", "schedule"], env=cli_env)
+    assert schedule.exit_code == 0 and "chat_transcripts" in schedule.output
+    dry = runner.invoke(app, ["retention", "run"], env=cli_env)
+    assert dry.exit_code == 0 and "dry run: nothing changed" in dry.output
+    applied = runner.invoke(app, ["retention", "run", "--apply", "--json"], env=cli_env)
+    assert applied.exit_code == 0, applied.output
+    summary = json.loads(applied.output)
+    assert summary["applied"] is True
+    assert {r["record_type"] for r in summary["records"]} >= {"chat_transcripts", "assistant_trackers"}
+    assert all(r["count"] == 0 for r in summary["records"])  # a freshly seeded database holds nothing old
+    get_settings.cache_clear()  # the next run reads other settings
+    refused = runner.invoke(app, ["retention", "run"], env={**cli_env, "CIVICDESK_RETENTION_DAYS": '{"audit_log": 30}'})
+    # main() turns a UserError into one line on stderr and exit status 2 (test_cli.py checks that path)
+    assert isinstance(refused.exception, UserError) and "365-day minimum" in str(refused.exception)

@@ -13,7 +13,7 @@ The periods below are the Region's defaults; `CIVICDESK_RETENTION_DAYS` override
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,44 @@ class Outcome:
         return {**self.__dict__, "cutoff": self.cutoff.isoformat()}
 
 
+def delete_conversations(session: Session, ids: Sequence[int]) -> None:
+    if ids:
+        for model in (ChatMessage, ConversationNote):
+            session.execute(delete(model).where(model.conversation_id.in_(ids)))
+        session.execute(delete(Conversation).where(Conversation.id.in_(ids)))
+
+
+def anonymize_emails(session: Session, ids: Sequence[int]) -> None:
+    """Keep each row's status, labels and dates for the reports; drop the mail and all that identifies the sender."""
+    if not ids:
+        return
+    session.execute(delete(EmailAttachment).where(EmailAttachment.email_id.in_(ids)))
+    for row in session.scalars(select(InboundEmail).where(InboundEmail.id.in_(ids))):
+        row.raw, row.size = b"", 0
+        row.subject = row.sender = row.sender_address = None
+        row.new_text = row.quoted_text = None
+        row.status_reason = _redacted(row.status_reason)
+        row.triage = {key: value for key, value in (row.triage or {}).items() if key != "entities"}
+
+
+def anonymize_request(request: ServiceRequest) -> None:
+    """Keep the service, department, dates and status (the reports count them); drop the resident and the place."""
+    request.contact_id = None
+    request.description = redact(request.description)
+    request.resolution = _redacted(request.resolution)
+    request.address = request.postal_code = request.lat = request.long = None
+    request.attributes = {}
+    request.token = None
+    for note in request.notes:
+        note.body = redact(note.body)
+    for change in request.history:
+        change.old_value, change.new_value = _redacted(change.old_value), _redacted(change.new_value)
+
+
+def _redacted(text: str | None) -> str | None:
+    return redact(text) if text else text
+
+
 def _ids(session: Session, query: Select[Any]) -> list[int]:
     return list(session.scalars(query))
 
@@ -109,10 +147,8 @@ def _chats(session: Session, cutoff: dt.datetime, apply: bool) -> int:
     ids = _ids(
         session, select(Conversation.id).where(last_activity < cutoff, Conversation.owner.in_(("bot", "closed")))
     )
-    if apply and ids:
-        for model in (ChatMessage, ConversationNote):
-            session.execute(delete(model).where(model.conversation_id.in_(ids)))
-        session.execute(delete(Conversation).where(Conversation.id.in_(ids)))
+    if apply:
+        delete_conversations(session, ids)
     return len(ids)
 
 
@@ -121,15 +157,8 @@ def _emails(session: Session, cutoff: dt.datetime, apply: bool) -> int:
     ids = _ids(
         session, select(InboundEmail.id).where(InboundEmail.received_at < cutoff, InboundEmail.sender.is_not(None))
     )
-    if apply and ids:
-        session.execute(delete(EmailAttachment).where(EmailAttachment.email_id.in_(ids)))
-        for row in session.scalars(select(InboundEmail).where(InboundEmail.id.in_(ids))):
-            row.raw, row.size = b"", 0
-            row.subject = row.sender = row.sender_address = None
-            row.new_text = row.quoted_text = None
-            row.status_reason = redact(row.status_reason) if row.status_reason else row.status_reason
-            # the labels and confidences stay for the reports; the details read from the text go
-            row.triage = {key: value for key, value in (row.triage or {}).items() if key != "entities"}
+    if apply:
+        anonymize_emails(session, ids)
     return len(ids)
 
 
@@ -149,17 +178,7 @@ def _requests(session: Session, cutoff: dt.datetime, apply: bool) -> int:
     requests = list(session.scalars(query))
     if apply:
         for request in requests:
-            request.contact_id = None
-            request.description = redact(request.description)
-            request.resolution = redact(request.resolution) if request.resolution else request.resolution
-            request.address = request.postal_code = request.lat = request.long = None
-            request.attributes = {}
-            request.token = None
-            for note in request.notes:
-                note.body = redact(note.body)
-            for change in request.history:
-                change.old_value = redact(change.old_value) if change.old_value else change.old_value
-                change.new_value = redact(change.new_value) if change.new_value else change.new_value
+            anonymize_request(request)
     return len(requests)
 
 

@@ -5,6 +5,8 @@ model trained for the session (conftest `models_dir`), so the cases carry the pi
 details. The browser check of a hostile HTML email is in test_browser_console.py.
 """
 
+# ruff: noqa: F811 (the tests take fixtures imported from test_console by name)
+
 from __future__ import annotations
 
 import datetime as dt
@@ -126,7 +128,11 @@ def fetch_headers(csrf: str) -> dict[str, str]:
 
 @pytest.mark.timeout(300)
 def test_email_cases_join_chats_in_the_queue_most_urgent_then_longest_waiting(
-    app: Any, staff: dict[str, str], session_factory: sessionmaker[Session], triage: TriageModel, tmp_path: Path
+    app: Any,
+    staff: dict[str, str],
+    session_factory: sessionmaker[Session],
+    triage: TriageModel,
+    tmp_path: Path,
 ) -> None:
     rows = ingest(
         tmp_path,
@@ -176,7 +182,10 @@ CASE_ACTIONS = ("labels", "request", "attach", "handled")
 
 @SQLITE_ONLY
 def test_email_cases_refuse_anonymous_visitors_wrong_roles_and_forged_posts(
-    app: Any, staff: dict[str, str], session_factory: sessionmaker[Session], tmp_path: Path
+    app: Any,
+    staff: dict[str, str],
+    session_factory: sessionmaker[Session],
+    tmp_path: Path,
 ) -> None:
     rows = ingest(tmp_path, session_factory, None, letter(*QUESTION, "<question@x.org>"))
     case = rows["<question@x.org>"]
@@ -212,7 +221,11 @@ def test_email_cases_refuse_anonymous_visitors_wrong_roles_and_forged_posts(
 
 @pytest.mark.timeout(300)
 def test_confirming_and_correcting_labels_store_training_examples_and_audit_entries(
-    app: Any, staff: dict[str, str], session_factory: sessionmaker[Session], triage: TriageModel, tmp_path: Path
+    app: Any,
+    staff: dict[str, str],
+    session_factory: sessionmaker[Session],
+    triage: TriageModel,
+    tmp_path: Path,
 ) -> None:
     rows = ingest(
         tmp_path,
@@ -283,7 +296,11 @@ def test_confirming_and_correcting_labels_store_training_examples_and_audit_entr
 
 @pytest.mark.timeout(300)
 def test_a_case_becomes_a_request_a_reply_joins_it_and_handled_cases_leave_the_queue(
-    app: Any, staff: dict[str, str], session_factory: sessionmaker[Session], triage: TriageModel, tmp_path: Path
+    app: Any,
+    staff: dict[str, str],
+    session_factory: sessionmaker[Session],
+    triage: TriageModel,
+    tmp_path: Path,
 ) -> None:
     photo = ("slab.jpg", b"\xff\xd8\xff\xe0 a photo of a lifted slab")
     rows = ingest(
@@ -398,7 +415,10 @@ def test_two_agents_filing_the_same_email_at_once_make_one_request(
 
 @SQLITE_ONLY
 def test_a_hostile_html_email_is_shown_without_scripts_images_frames_or_forms(
-    app: Any, staff: dict[str, str], session_factory: sessionmaker[Session], tmp_path: Path
+    app: Any,
+    staff: dict[str, str],
+    session_factory: sessionmaker[Session],
+    tmp_path: Path,
 ) -> None:
     raw = letter(
         'Snow <img src=x onerror="window.pwned = true">',

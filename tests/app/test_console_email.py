@@ -156,7 +156,7 @@ def test_email_cases_join_chats_in_the_queue_most_urgent_then_longest_waiting(
         chat_key = str(conversation.id)
     arrived(session_factory, {gas.id: 1, thanks.id: 45, question.id: 90, junk.id: 5, missed.id: 120})
 
-    client, _ = signed_in(app, staff["agent"])
+    client, csrf = signed_in(app, staff["agent"])
     items = client.get("/console/api/queue").json()["items"]
     assert [(i["kind"], i["key"], i["urgency"]) for i in items] == [
         ("email", str(gas.id), "emergency"),
@@ -173,6 +173,8 @@ def test_email_cases_join_chats_in_the_queue_most_urgent_then_longest_waiting(
     page = client.get("/console/queue").text
     assert "From Mei Chen &lt;mei.chen@example.org&gt;" in page and "Compliment: an agent answers it" in page
     assert f"/console/email/{missed.id}" not in page  # routed by the pipeline: not a case
+    not_a_case = client.post(f"/console/email/{missed.id}/handled", data={"csrf_token": csrf})
+    assert not_a_case.status_code == 409 and "this email was routed by the pipeline" in not_a_case.text
 
 
 # ---- who may ----------------------------------------------------------------------------------------------
@@ -213,6 +215,8 @@ def test_email_cases_refuse_anonymous_visitors_wrong_roles_and_forged_posts(
         assert session.scalars(select(AuditEntry).where(AuditEntry.record_type == "inbound_email")).all() == []
         still = session.get(InboundEmail, case.id)
         assert still is not None and still.handled_at is None and still.service_request_id is None
+    unlabelled = agent.post(f"/console/email/{case.id}/labels", data={"csrf_token": csrf, "decision": "confirm"})
+    assert unlabelled.status_code == 409 and "there is no prediction to confirm" in unlabelled.text
     assert agent.get("/console/email/999999").status_code == 404
 
 

@@ -101,15 +101,10 @@ def readable(row: InboundEmail) -> ParsedEmail | None:
     """The parsed message, or None when it cannot be read (the page then shows the raw bytes as text)."""
     if not row.raw:
         return None
-    parsed = parse_or_problem(row.raw)
-    return parsed if isinstance(parsed, ParsedEmail) else None
-
-
-def parse_or_problem(raw: bytes) -> ParsedEmail | Unparseable:
     try:
-        return parse(raw)
-    except Unparseable as error:
-        return error
+        return parse(row.raw)
+    except Unparseable:
+        return None
 
 
 def raw_preview(row: InboundEmail) -> str:
@@ -121,65 +116,17 @@ def raw_preview(row: InboundEmail) -> str:
 # Structure only. No img, video, audio or style (each can load from another server the moment the page opens,
 # telling the sender the message was read), no forms, frames, scripts or event handlers. Headings are dropped to
 # plain text so the message cannot break the page's outline.
-SAFE_TAGS = frozenset(
-    {
-        "a",
-        "abbr",
-        "b",
-        "blockquote",
-        "br",
-        "caption",
-        "code",
-        "dd",
-        "div",
-        "dl",
-        "dt",
-        "em",
-        "hr",
-        "i",
-        "li",
-        "ol",
-        "p",
-        "pre",
-        "q",
-        "s",
-        "small",
-        "span",
-        "strong",
-        "sub",
-        "sup",
-        "table",
-        "tbody",
-        "td",
-        "tfoot",
-        "th",
-        "thead",
-        "tr",
-        "u",
-        "ul",
-    }  # fmt: skip
-)
-DROPPED_WITH_CONTENT = frozenset(
-    {
-        "script",
-        "style",
-        "title",
-        "head",
-        "iframe",
-        "frame",
-        "frameset",
-        "object",
-        "embed",
-        "applet",
-        "noscript",
-        "template",
-        "svg",
-        "math",
-        "audio",
-        "video",
-        "canvas",
-    }  # fmt: skip
-)
+# fmt: off
+SAFE_TAGS = frozenset({
+    "a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "div", "dl", "dt", "em", "hr", "i", "li", "ol",
+    "p", "pre", "q", "s", "small", "span", "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead",
+    "tr", "u", "ul",
+})
+DROPPED_WITH_CONTENT = frozenset({
+    "script", "style", "title", "head", "iframe", "frame", "frameset", "object", "embed", "applet", "noscript",
+    "template", "svg", "math", "audio", "video", "canvas",
+})
+# fmt: on
 SAFE_ATTRIBUTES = {"a": {"href", "title"}, "td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan"}}
 
 

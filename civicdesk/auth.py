@@ -39,6 +39,7 @@ ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
 AREAS: dict[str, frozenset[str]] = {
     "chats": frozenset({"agent", "supervisor", "admin"}),
     "requests": frozenset({"agent", "supervisor", "admin"}),
+    "email": frozenset({"agent", "supervisor", "admin"}),  # email cases needing a person
     "knowledgebase": frozenset({"trainer", "supervisor", "admin"}),
     "gaps": frozenset({"trainer", "supervisor", "admin"}),
     "audit": frozenset({"supervisor", "admin"}),

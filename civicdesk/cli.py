@@ -19,6 +19,7 @@ import typer
 
 from civicdesk import training
 from civicdesk.api_clients import clients_app
+from civicdesk.auth import users_app
 from civicdesk.db import make_engine, make_session_factory, transaction
 from civicdesk.errors import UserError
 from civicdesk.settings import PROJECT_ROOT, Settings, get_settings
@@ -36,6 +37,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(kb_app, name="kb")
 app.add_typer(retention_app, name="retention")
 app.add_typer(clients_app, name="clients", help="API keys of Open311 apps and internal callers.")
+app.add_typer(users_app, name="users", help="Console accounts: create, list, disable (agents, supervisors, ...).")
 
 
 def _mount_classifiers() -> None:

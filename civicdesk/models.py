@@ -315,6 +315,9 @@ class InboundEmail(Base):
     urgency: Mapped[str | None] = mapped_column(String(20))
     service_request_id: Mapped[int | None] = mapped_column(ForeignKey("service_request.id"), index=True)
     processed_at: Mapped[dt.datetime | None]
+    # An agent finished the case (needs_human or quarantined): it leaves the work queue.
+    handled_at: Mapped[dt.datetime | None]
+    handled_by: Mapped[str | None] = mapped_column(String(120))
 
     attachments: Mapped[list[EmailAttachment]] = relationship(
         back_populates="email", order_by="EmailAttachment.id", cascade="all, delete-orphan"

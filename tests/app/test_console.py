@@ -246,7 +246,7 @@ def test_users_need_a_valid_role_and_a_long_password(session_factory: sessionmak
 # ---- deny by default -------------------------------------------------------------------------------------
 
 OPEN_ROUTES = {"/console/login", "/console/logout", "/console"}
-SAMPLE = {"conversation_id": "1", "reference": "SR-2026-000001", "slug": "garbage-collection-day"}
+SAMPLE = {"conversation_id": "1", "reference": "SR-2026-000001", "slug": "garbage-collection-day", "email_id": "1"}
 
 
 def all_routes(app: Any) -> list[Any]:
@@ -301,9 +301,9 @@ def test_anonymous_visitors_are_refused_on_every_console_page_and_api(app: Any) 
 
 @SQLITE_ONLY
 def test_each_role_is_refused_outside_its_areas(app: Any, staff: dict[str, str]) -> None:
-    refused = {"agent": ("knowledgebase", "gaps", "audit"), "trainer": ("chats", "requests", "audit")}
+    refused = {"agent": ("knowledgebase", "gaps", "audit"), "trainer": ("chats", "requests", "email", "audit")}
     area_of = {"queue": "chats", "api": "chats", "chats": "chats", "requests": "requests", "kb": "knowledgebase",
-               "gaps": "gaps", "audit": "audit"}  # fmt: skip
+               "gaps": "gaps", "audit": "audit", "email": "email"}  # fmt: skip
     for role, areas in refused.items():
         client, csrf = signed_in(app, staff[role])
         checked = 0

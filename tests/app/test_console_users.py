@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -56,3 +60,32 @@ def test_create_list_and_disable_accounts(cli_env: dict[str, str], session_facto
         assert not user.active and user.password_hash.startswith("$argon2id$")
         actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
     assert actions == ["user.create", "user.disable"]
+
+
+@SQLITE_ONLY
+def test_the_main_command_line_manages_accounts(cli_env: dict[str, str]) -> None:
+    """The same commands as `civicdesk users ...`, through the main CLI."""
+    from civicdesk.cli import app
+
+    env = {**cli_env, "CIVICDESK_NEW_USER_PASSWORD": "morning ferry to the island"}
+    created = runner.invoke(
+        app, ["users", "create", "Ravi.Patel@northvale.ca", "--name", "Ravi Patel", "--role", "agent"], env=env
+    )
+    assert created.exit_code == 0, created.output
+    assert "created ravi.patel@northvale.ca (agent)" in created.output
+    listed = runner.invoke(app, ["users", "list"], env=cli_env)
+    assert listed.exit_code == 0 and "ravi.patel@northvale.ca" in listed.output and "agent" in listed.output
+    assert "never signed in" in listed.output and "morning ferry" not in listed.output
+    disabled = runner.invoke(app, ["users", "disable", "ravi.patel@northvale.ca"], env=cli_env)
+    assert disabled.exit_code == 0 and "its sessions have ended" in disabled.output
+    assert "disabled" in runner.invoke(app, ["users", "list"], env=cli_env).output
+    # A mistake is one line on stderr and exit status 2, as from the installed command.
+    command = Path(sys.executable).parent / "civicdesk"
+    unknown = subprocess.run(
+        [str(command), "users", "disable", "nobody@northvale.ca"],
+        env={**os.environ, **cli_env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert unknown.returncode == 2 and unknown.stderr == "civicdesk: error: no account for nobody@northvale.ca\n"

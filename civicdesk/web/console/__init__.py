@@ -4,6 +4,7 @@ Pages, by area (who may use each: `civicdesk.auth.AREAS`):
 - sign-in: `/console/login`, `/console/logout`, and `/console` sending each role to its work;
 - chats: the work queue (`/console/queue`, live through `/console/api/queue`), a conversation's page with
   claim, reply, notes, service request, hand back and close, streamed live over `/console/chats/{id}/ws`;
+- email: a case the email pipeline left to a person (in the same work queue), with its labels, request and close;
 - requests: search and update service requests;
 - knowledgebase and gaps: the article editor with history, and the questions the assistant could not answer;
 - audit: the audit log.
@@ -15,10 +16,10 @@ from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import FileResponse
 
 from civicdesk.settings import PROJECT_ROOT
-from civicdesk.web.console import audit_log, chats, kb, requests, sign_in
+from civicdesk.web.console import audit_log, chats, email_cases, kb, requests, sign_in
 
 router = APIRouter(tags=["console"], include_in_schema=False)
-for part in (sign_in, chats, requests, kb, audit_log):
+for part in (sign_in, chats, email_cases, requests, kb, audit_log):
     router.include_router(part.router)
 
 # axe-core (npm, `npm ci`) checks pages for accessibility problems in the browser tests. It is served from

@@ -131,6 +131,7 @@ def is_fetch(request: Request) -> bool:
 
 ChatStaff = Annotated[Staff, Depends(require("chats"))]
 RequestStaff = Annotated[Staff, Depends(require("requests"))]
+EmailStaff = Annotated[Staff, Depends(require("email"))]
 KbStaff = Annotated[Staff, Depends(require("knowledgebase"))]
 GapStaff = Annotated[Staff, Depends(require("gaps"))]
 AuditStaff = Annotated[Staff, Depends(require("audit"))]

@@ -1,8 +1,8 @@
 """The agents' work queue: everything waiting for a person, from every source, in one order.
 
 A source is a function returning `QueueItem`s; chats waiting for an agent are the first. Email cases needing a
-human come from the email pipeline: it adds its own source with `register_source`, and the queue page, its
-live updates and its ordering (most urgent first, then longest waiting) take them without change.
+human are the second: `email_cases` adds its source with `register_source`, and the queue page, its live
+updates and its ordering (most urgent first, then longest waiting) take them without change.
 """
 
 from __future__ import annotations
@@ -41,13 +41,14 @@ def reason_label(code: str | None) -> str:
 
 @dataclass(frozen=True)
 class QueueItem:
-    kind: str  # "chat"; "email" when the email pipeline registers its source
+    kind: str  # "chat" or "email"
     key: str  # unique within its kind
     title: str  # what the agent reads first: the assistant's summary or the resident's words
     reason: str
     urgency: str  # emergency, urgent or routine
     waiting_since: dt.datetime
     url: str  # the console page where it is handled
+    who: str = ""  # who wrote in, when known (an email's sender)
 
     def as_json(self, now: dt.datetime) -> dict[str, Any]:
         data = asdict(self)

@@ -33,6 +33,10 @@
       const link = el("a", "", item.title);
       link.href = item.url;
       title.appendChild(link);
+      if (item.who) {
+        title.appendChild(el("br"));
+        title.appendChild(el("span", "hint", "From " + item.who));
+      }
       tr.append(urgency, title, el("td", "", item.reason),
         el("td", "", Math.floor(item.waiting_seconds / 60) + " min"), el("td", "", item.kind));
       return tr;

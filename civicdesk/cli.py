@@ -32,10 +32,12 @@ if TYPE_CHECKING:
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 kb_app = typer.Typer(help="Knowledgebase articles as Markdown files.", no_args_is_help=True)
+residents_app = typer.Typer(help="A resident's records, on their request: export or erase.", no_args_is_help=True)
 retention_app = typer.Typer(help="The retention schedule for personal information.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(kb_app, name="kb")
 app.add_typer(retention_app, name="retention")
+app.add_typer(residents_app, name="residents")
 app.add_typer(clients_app, name="clients", help="API keys of Open311 apps and internal callers.")
 app.add_typer(users_app, name="users", help="Console accounts: create, list, disable (agents, supervisors, ...).")
 
@@ -400,3 +402,51 @@ def retention_run(
         typer.echo(f"{outcome.record_type:<20} {outcome.count:>6} {done} (older than {outcome.cutoff:%Y-%m-%d})")
     if not apply:
         typer.echo("dry run: nothing changed; run with --apply to apply the schedule")
+
+
+EmailOption = Annotated[str | None, typer.Option("--email", help="The resident's email address.")]
+PhoneOption = Annotated[str | None, typer.Option("--phone", help="The resident's phone number.")]
+StaffOption = Annotated[str, typer.Option("--staff", help="Who answers the request (written to the audit log).")]
+
+
+@residents_app.command("export")
+def residents_export(
+    staff: StaffOption,
+    out: Annotated[Path, typer.Option("--out", help="JSON file to write the resident's records to.")],
+    email: EmailOption = None,
+    phone: PhoneOption = None,
+) -> None:
+    """Write every record held about a resident (found by email and/or phone) to a JSON file for them."""
+    from civicdesk import residents
+
+    settings = get_settings()
+    factory = make_session_factory(make_engine(settings.sqlalchemy_url))
+    with transaction(factory) as session:
+        records = residents.find(session, email, phone)
+        document = residents.export(records)
+        residents.record_export(session, records, staff)
+    out.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
+    found = ", ".join(f"{n} {name}" for name, n in records.counts().items() if n) or "nothing"
+    typer.echo(f"wrote {out}: {found}")
+
+
+@residents_app.command("erase")
+def residents_erase(
+    staff: StaffOption,
+    email: EmailOption = None,
+    phone: PhoneOption = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Erase; without it, only list what would be erased.")] = False,
+) -> None:
+    """Erase a resident's records on their request: delete what exists only for them, anonymize the rest."""
+    from civicdesk import residents
+
+    settings = get_settings()
+    factory = make_session_factory(make_engine(settings.sqlalchemy_url))
+    with transaction(factory) as session:
+        records = residents.find(session, email, phone)
+        if not yes:
+            found = ", ".join(f"{n} {name}" for name, n in records.counts().items() if n) or "nothing"
+            typer.echo(f"would erase: {found}; run again with --yes to erase")
+            return
+        done = residents.erase(session, records, staff, settings.tracker_db_path)
+    typer.echo("erased: " + (", ".join(f"{n} {name}" for name, n in done.items() if n) or "nothing was found"))

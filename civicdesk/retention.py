@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, and_, create_engine, delete, exists, func, or_, select, text
+from sqlalchemy import Connection, Select, and_, bindparam, create_engine, delete, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from civicdesk.errors import UserError
@@ -235,10 +235,7 @@ def purge_trackers(tracker_db: Path, cutoff: dt.datetime, apply: bool) -> int:
     engine = create_engine(f"sqlite:///{tracker_db}")
     try:
         with engine.begin() as connection:
-            has_events = connection.execute(
-                text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'")
-            ).first()
-            if not has_events:
+            if not _has_events(connection):
                 return 0
             stale = "SELECT sender_id FROM events GROUP BY sender_id HAVING MAX(timestamp) < :cutoff"
             senders = list(connection.execute(text(stale), {"cutoff": cutoff.timestamp()}).scalars())
@@ -249,6 +246,29 @@ def purge_trackers(tracker_db: Path, cutoff: dt.datetime, apply: bool) -> int:
             return len(senders)
     finally:
         engine.dispose()
+
+
+def purge_tracker_senders(tracker_db: Path, senders: Sequence[str]) -> int:
+    """Delete the assistant's trackers of the given conversations (a resident's erasure request); returns the
+    number of tracker events deleted."""
+    if not senders or not tracker_db.exists():
+        return 0
+    engine = create_engine(f"sqlite:///{tracker_db}")
+    try:
+        with engine.begin() as connection:
+            if not _has_events(connection):
+                return 0
+            statement = text("DELETE FROM events WHERE sender_id IN :senders").bindparams(
+                bindparam("senders", expanding=True)
+            )
+            return connection.execute(statement, {"senders": list(senders)}).rowcount
+    finally:
+        engine.dispose()
+
+
+def _has_events(connection: Connection) -> bool:
+    found = connection.execute(text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"))
+    return found.first() is not None
 
 
 def run(

@@ -10,9 +10,26 @@ from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from civicdesk.db import make_engine, make_session_factory
+from civicdesk.models import (
+    AppointmentBooking,
+    AppointmentSlot,
+    AuditEntry,
+    ChatMessage,
+    Contact,
+    Conversation,
+    EmailAttachment,
+    InboundEmail,
+    KnowledgeGap,
+    OutboundMessage,
+    Service,
+    ServiceRequest,
+    ServiceRequestNote,
+    TriageCorrection,
+)
 from civicdesk.service_requests import ContactIn
 from civicdesk.settings import Settings
 
@@ -83,3 +100,68 @@ def resident_email(subject: str, body: str, message_id: str) -> bytes:
     message["Message-ID"] = message_id
     message.set_content(body)
     return message.as_bytes().replace(b"\n", b"\r\n")
+
+
+def add_resident_records(session: Session, now: dt.datetime, tag: str, age: dt.timedelta) -> None:
+    """One record of every type holding a resident's personal information, all last used `age` before `now`;
+    the resident is `tag`@example.ca, and `tag` marks the references."""
+    when = now - age
+    contact = Contact(name=f"Resident {tag}", email=f"{tag}@example.ca", phone=None, updated_at=when, created_at=when)
+    service = session.scalars(select(Service).order_by(Service.id)).first()
+    assert service is not None
+    request = ServiceRequest(
+        reference=f"SR-{tag}",
+        service_id=service.id,
+        department_id=service.department_id,
+        contact=contact,
+        description=f"Pothole outside 12 Maple Cres, call me at 905-555-0143 ({tag})",
+        address="12 Maple Cres",
+        postal_code="L9T 2X5",
+        channel="email",
+        status="closed",
+        created_at=when - dt.timedelta(days=1),
+        due_at=when,
+        closed_at=when,
+    )
+    request.notes.append(ServiceRequestNote(author="agent", body=f"Spoke to Mrs. Tremblay at 905-555-0143 ({tag})"))
+    session.add(request)
+    conversation = Conversation(
+        public_id=f"conv-{tag}", owner="closed", created_at=when, updated_at=when, closed_at=when
+    )
+    conversation.messages.append(ChatMessage(author="resident", text=f"my email is {tag}@example.ca", at=when))
+    session.add(conversation)
+    email = InboundEmail(
+        sha256=tag.ljust(64, "0"),
+        source="test",
+        raw=f"From: Jo <{tag}@example.ca>\r\n\r\nhello".encode(),
+        size=40,
+        subject=f"Pothole {tag}",
+        sender=f"Jo <{tag}@example.ca>",
+        sender_address=f"{tag}@example.ca",
+        new_text="hello",
+        status="routed",
+        triage={"service_code": {"label": "road_repair"}, "entities": [{"label": "PHONE", "text": "905-555-0143"}]},
+        received_at=when,
+    )
+    email.attachments.append(EmailAttachment(filename="photo.jpg", content_type="image/jpeg", size=3, sha256="0" * 64))
+    session.add(email)
+    session.add(
+        OutboundMessage(
+            channel="email",
+            purpose="acknowledgement",
+            recipient=f"{tag}@example.ca",
+            body="Thanks",
+            status="sent",
+            created_at=when,
+        )
+    )
+    slot = session.scalars(select(AppointmentSlot).order_by(AppointmentSlot.id)).first()
+    assert slot is not None
+    session.add(
+        AppointmentBooking(reference=f"AB-{tag}", slot_id=slot.id, contact=contact, channel="chat", created_at=when)
+    )
+    session.add(KnowledgeGap(query=f"where do I renew my dog licence {tag}", channel="chat", asked_at=when))
+    session.add(
+        TriageCorrection(subject="Pothole", body=f"call 905-555-0143 {tag}", corrected_by="agent", created_at=when)
+    )
+    session.add(AuditEntry(actor="agent", action="claim", record_type="conversation", record_id=tag, at=when))

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import add_resident_records
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
@@ -18,18 +19,14 @@ from civicdesk.db import transaction
 from civicdesk.errors import UserError
 from civicdesk.models import (
     AppointmentBooking,
-    AppointmentSlot,
     AuditEntry,
     ChatMessage,
     Contact,
     Conversation,
-    EmailAttachment,
     InboundEmail,
     KnowledgeGap,
     OutboundMessage,
-    Service,
     ServiceRequest,
-    ServiceRequestNote,
     TriageCorrection,
 )
 from civicdesk.settings import Settings, get_settings
@@ -43,77 +40,15 @@ def database_url(seeded_database_url: str) -> str:
     return seeded_database_url
 
 
-def _add_records(session: Session, tag: str, age: dt.timedelta) -> None:
-    """One record of every type, all last used `age` before NOW; `tag` marks them (emails, references)."""
-    when = NOW - age
-    contact = Contact(name=f"Resident {tag}", email=f"{tag}@example.ca", phone=None, updated_at=when, created_at=when)
-    service = session.scalars(select(Service).order_by(Service.id)).first()
-    assert service is not None
-    request = ServiceRequest(
-        reference=f"SR-{tag}",
-        service_id=service.id,
-        department_id=service.department_id,
-        contact=contact,
-        description=f"Pothole outside 12 Maple Cres, call me at 905-555-0143 ({tag})",
-        address="12 Maple Cres",
-        postal_code="L9T 2X5",
-        channel="email",
-        status="closed",
-        created_at=when - DAY,
-        due_at=when,
-        closed_at=when,
-    )
-    request.notes.append(ServiceRequestNote(author="agent", body=f"Spoke to Mrs. Tremblay at 905-555-0143 ({tag})"))
-    session.add(request)
-    conversation = Conversation(
-        public_id=f"conv-{tag}", owner="closed", created_at=when, updated_at=when, closed_at=when
-    )
-    conversation.messages.append(ChatMessage(author="resident", text="my email is jo@example.ca", at=when))
-    session.add(conversation)
-    email = InboundEmail(
-        sha256=tag.ljust(64, "0"),
-        source="test",
-        raw=b"From: Jo <jo@example.ca>\r\n\r\nhello",
-        size=40,
-        subject=f"Pothole {tag}",
-        sender="Jo <jo@example.ca>",
-        sender_address="jo@example.ca",
-        new_text="hello",
-        status="routed",
-        triage={"service_code": {"label": "road_repair"}, "entities": [{"label": "PHONE", "text": "905-555-0143"}]},
-        received_at=when,
-    )
-    email.attachments.append(EmailAttachment(filename="photo.jpg", content_type="image/jpeg", size=3, sha256="0" * 64))
-    session.add(email)
-    session.add(
-        OutboundMessage(
-            channel="email",
-            purpose="acknowledgement",
-            recipient="jo@example.ca",
-            body="Thanks",
-            status="sent",
-            created_at=when,
-        )
-    )
-    slot = session.scalars(select(AppointmentSlot).order_by(AppointmentSlot.id)).first()
-    assert slot is not None
-    session.add(
-        AppointmentBooking(reference=f"AB-{tag}", slot_id=slot.id, contact=contact, channel="chat", created_at=when)
-    )
-    session.add(KnowledgeGap(query=f"where do I renew my dog licence {tag}", channel="chat", asked_at=when))
-    session.add(
-        TriageCorrection(subject="Pothole", body=f"call 905-555-0143 {tag}", corrected_by="agent", created_at=when)
-    )
-    session.add(AuditEntry(actor="agent", action="claim", record_type="conversation", record_id=tag, at=when))
-
-
 @pytest.fixture
 def aged(session_factory: sessionmaker[Session]) -> sessionmaker[Session]:
     """Records just inside the one-year minimum, between it and the schedule, and far past every period."""
     with transaction(session_factory) as session:
-        _add_records(session, "fresh", 364 * DAY)
-        _add_records(session, "middle", 800 * DAY)  # past the 730-day periods, inside the 1,825- and 2,555-day ones
-        _add_records(session, "old", 3000 * DAY)
+        add_resident_records(session, NOW, "fresh", 364 * DAY)
+        add_resident_records(
+            session, NOW, "middle", 800 * DAY
+        )  # past the 730-day periods, inside the 1,825- and 2,555-day ones
+        add_resident_records(session, NOW, "old", 3000 * DAY)
     return session_factory
 
 

@@ -620,6 +620,43 @@ def test_agents_search_and_update_service_requests(
         assert entry.detail["changed"] == {"status": ["open", "acknowledged"]}
 
 
+def test_department_staff_see_only_their_departments_requests_and_every_view_is_audited(
+    app: Any, staff: dict[str, str], session_factory: sessionmaker[Session]
+) -> None:
+    references = {}
+    with transaction(session_factory) as session:
+        auth.create_user(session, "lee.roads@northvale.ca", "Lee Roads", PASSWORD, "agent", "transportation")
+        for code, description in (
+            ("road_repair", "Pothole on Birch Road"),
+            ("graffiti", "Tags on the Birch Road bridge"),
+        ):
+            created = service_requests.create_request(
+                session,
+                service_requests.RequestIn(
+                    service_code=code, description=description, channel="phone", address="120 Birch Road"
+                ),
+                actor="test",
+                require_answers=False,
+            )
+            references[code] = created.reference
+    roads, csrf = signed_in(app, "lee.roads@northvale.ca")
+    found = roads.get("/console/requests", params={"q": "Birch Road"}).text
+    assert references["road_repair"] in found and references["graffiti"] not in found
+    assert roads.get(f"/console/requests/{references['graffiti']}").status_code == 404  # by-law's, not theirs
+    refused = roads.post(f"/console/requests/{references['graffiti']}", data={"csrf_token": csrf, "note": "mine"})
+    assert refused.status_code == 404
+    assert roads.get(f"/console/requests/{references['road_repair']}").status_code == 200
+    generalist, _ = signed_in(app, staff["agent"])  # Service First, no department: sees every request
+    assert references["graffiti"] in generalist.get("/console/requests", params={"q": "Birch Road"}).text
+    assert generalist.get(f"/console/requests/{references['graffiti']}").status_code == 200
+    with session_factory() as session:
+        views = session.scalars(select(AuditEntry).where(AuditEntry.action == "request.view")).all()
+        assert {(view.actor, view.record_id) for view in views} == {
+            ("lee.roads@northvale.ca", references["road_repair"]),
+            (staff["agent"], references["graffiti"]),
+        }
+
+
 @SQLITE_ONLY
 def test_trainers_draft_publish_and_see_the_history_of_an_article(
     app: Any, staff: dict[str, str], session_factory: sessionmaker[Session]

@@ -125,6 +125,16 @@ async def conversation_page(
     request: Request, staff: ChatStaff, conversation_id: int, service: str | None = None
 ) -> Response:
     """`service` picks the service whose questions the request form asks (the assistant's guess otherwise)."""
+
+    def viewed() -> None:  # who read a resident's conversation is part of the audit trail
+        with chat.writing(request.app.state.session_factory) as session:
+            conversation = chat.get(session, conversation_id)
+            audit.record(session, staff.email, "conversation.view", "conversation", conversation.id)
+
+    try:
+        await to_thread.run_sync(viewed)
+    except chat.ConversationNotFound:
+        return JSONResponse({"detail": "no such conversation"}, status.HTTP_404_NOT_FOUND)
     return await _show(request, staff, conversation_id, service=service[:64] if service else None)
 
 

@@ -33,6 +33,9 @@ class Staff:
     name: str
     role: str
     csrf_token: str
+    # Set for staff of one department: they see that department's service requests only. Chats and email
+    # waiting for triage are Service First's front line and have no department yet: every agent sees them.
+    department_id: int | None = None
 
     @property
     def first_name(self) -> str:
@@ -53,7 +56,7 @@ def signed_in(connection: HTTPConnection) -> Staff | None:
         if found is None:
             return None
         user = found.user
-        return Staff(user.id, user.email, user.name, user.role, found.csrf_token)
+        return Staff(user.id, user.email, user.name, user.role, found.csrf_token, user.department_id)
 
 
 def _wants_html(request: Request) -> bool:

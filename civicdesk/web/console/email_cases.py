@@ -121,6 +121,14 @@ async def _show(request: Request, staff: Staff, email_id: int, error: str | None
 
 @router.get("/email/{email_id}", response_class=HTMLResponse)
 async def case_page(request: Request, staff: EmailStaff, email_id: int) -> Response:
+    def viewed() -> None:  # who read a resident's mail is part of the audit trail
+        with chat.writing(request.app.state.session_factory) as session:
+            audit.record(session, staff.email, "email.view", "inbound_email", email_cases.get(session, email_id).id)
+
+    try:
+        await to_thread.run_sync(viewed)
+    except email_cases.CaseNotFound:
+        return JSONResponse({"detail": "no such email"}, status.HTTP_404_NOT_FOUND)
     return await _show(request, staff, email_id)
 
 

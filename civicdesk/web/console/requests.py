@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from civicdesk import audit, service_requests
 from civicdesk.db import transaction
 from civicdesk.models import Contact, Service, ServiceRequest
+from civicdesk.service_requests import NotFound
 from civicdesk.validation import InvalidInput
 from civicdesk.web.console.deps import RequestStaff, Staff
 from civicdesk.web.console.templating import render
@@ -21,8 +22,11 @@ router = APIRouter(prefix="/console")
 PAGE_SIZE = 50
 
 
-def search(session: Session, text: str, status_: str, service_code: str) -> list[ServiceRequest]:
-    """Newest first. `text` matches a reference exactly, or words in the description, address or contact."""
+def search(
+    session: Session, text: str, status_: str, service_code: str, department_id: int | None = None
+) -> list[ServiceRequest]:
+    """Newest first. `text` matches a reference exactly, or words in the description, address or contact;
+    with `department_id`, only that department's requests."""
     query = (
         select(ServiceRequest)
         .options(selectinload(ServiceRequest.service), selectinload(ServiceRequest.contact))
@@ -41,6 +45,8 @@ def search(session: Session, text: str, status_: str, service_code: str) -> list
                 Contact.email.ilike(like),
             )
         )
+    if department_id is not None:
+        query = query.where(ServiceRequest.department_id == department_id)
     if status_:
         query = query.where(ServiceRequest.status == status_)
     if service_code:
@@ -67,7 +73,7 @@ async def search_page(
                     "status": status,
                     "service": service,
                     "statuses": tuple(service_requests.TRANSITIONS),
-                    "results": search(session, q[:200], status[:20], service[:64]),
+                    "results": search(session, q[:200], status[:20], service[:64], staff.department_id),
                     "services": list(session.scalars(select(Service).order_by(Service.name))),
                 },
             )
@@ -75,8 +81,16 @@ async def search_page(
     return await to_thread.run_sync(page)
 
 
-def _detail(session: Session, reference: str, staff: Staff) -> dict[str, Any]:
+def _visible(session: Session, reference: str, staff: Staff) -> ServiceRequest:
+    """The request, if this staff member may see it; another department's request is "not found" to them."""
     found = service_requests.get_by_reference(session, reference)
+    if staff.department_id is not None and found.department_id != staff.department_id:
+        raise NotFound(f"no service request {reference}")
+    return found
+
+
+def _detail(session: Session, reference: str, staff: Staff) -> dict[str, Any]:
+    found = _visible(session, reference, staff)
     return {
         "staff": staff,
         "sr": found,
@@ -98,6 +112,13 @@ async def _show(request: Request, staff: Staff, reference: str, error: str | Non
 
 @router.get("/requests/{reference}", response_class=HTMLResponse)
 async def request_page(request: Request, staff: RequestStaff, reference: str) -> Response:
+    def viewed() -> None:
+        # Who looked at a resident's personal information is part of the audit trail, not only who changed it.
+        with transaction(request.app.state.session_factory) as session:
+            found = _visible(session, reference, staff)
+            audit.record(session, staff.email, "request.view", "service_request", found.reference)
+
+    await to_thread.run_sync(viewed)
     return await _show(request, staff, reference)
 
 
@@ -114,7 +135,7 @@ async def update(
 ) -> Response:
     def run() -> None:
         with transaction(request.app.state.session_factory) as session:
-            found = service_requests.get_by_reference(session, reference)
+            found = _visible(session, reference, staff)
             before = {"status": found.status, "urgency": found.urgency, "assignee": found.assignee}
             service_requests.update_request(
                 session,

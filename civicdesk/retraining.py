@@ -23,12 +23,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from civicdesk.errors import UserError
 from civicdesk.models import TriageCorrection
 from civicdesk.settings import Settings
 from civicdesk.training import triage_model_dir, triage_test_file, triage_training_files
+from classifiers.errors import DataError
 
 LOCK_FILE = ".retrain.lock"
 STATUS_FILE = "retrain-status.json"
@@ -181,12 +183,22 @@ def _retrain(
     started = time.perf_counter()
     shipped = [Path(p) for p in (train_files or triage_training_files())]
     test_file = test_file or triage_test_file()
+    for path in (*shipped, test_file):
+        if not path.is_file():
+            raise DataError(f"{path}: file not found")
     test_sha = file_sha256(test_file)
     registry = Registry(root)
 
     say("exporting the agents' corrections")
-    with factory() as session:
-        corrections = correction_rows(session, _test_texts(test_file))
+    test_texts = _test_texts(test_file)
+    try:
+        with factory() as session:
+            corrections = correction_rows(session, test_texts)
+    except SQLAlchemyError as error:
+        raise UserError(
+            f"cannot read the agents' corrections from the database ({type(error).__name__}); "
+            "is CIVICDESK_DATABASE_URL right, and has `civicdesk db upgrade` run?"
+        ) from None
     exported = _jsonl(corrections)
     hashes = [file_sha256(p) for p in shipped] + ([hashlib.sha256(exported).hexdigest()] if corrections else [])
     version_id, path = registry.new_version_dir(combined_sha256(hashes))

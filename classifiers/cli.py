@@ -185,6 +185,13 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
 @app.command()
 def retrain(
+    data: Annotated[
+        list[Path] | None,
+        typer.Option("--data", help="Training file instead of the shipped nlu_data/email/train*.jsonl; repeatable."),
+    ] = None,
+    test: Annotated[
+        Path | None, typer.Option("--test", help="Held-out file to compare on instead of nlu_data/email/test.jsonl.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a summary as JSON (no progress display).")] = False,
 ) -> None:
     """Train a new version on the shipped data plus the agents' corrections; promote it only if it is no worse.
@@ -200,7 +207,14 @@ def retrain(
 
     try:
         with _spinner(quiet=as_json) as say:
-            outcome = run_retrain(get_settings(), _session_factory(), actor=f"cli:{getpass.getuser()}", progress=say)
+            outcome = run_retrain(
+                get_settings(),
+                _session_factory(),
+                actor=f"cli:{getpass.getuser()}",
+                train_files=data or None,
+                test_file=test,
+                progress=say,
+            )
     except _user_errors() as exc:
         _fail(str(exc))
     if as_json:

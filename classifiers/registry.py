@@ -21,7 +21,7 @@ import json
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ ACTIVE_FILE = "active.json"
 EVALUATION_FILE = "evaluation.json"
 CORRECTIONS_FILE = "corrections.jsonl"
 RUN_FILE = "retrain.json"
+STAMP_FORMAT = "%Y-%m-%dT%H%M%S"
+STAMP_LENGTH = len("2026-11-23T161005")
 
 # The promotion rule (issue 7). Service codes route the mail, so a new model may not route worse than the one it
 # replaces by more than noise; a missed emergency is the costliest mistake there is, so recall has a floor.
@@ -174,16 +176,27 @@ class Registry:
         return self.root / VERSIONS_DIR
 
     def new_version_dir(self, data_sha256: str, now: datetime | None = None) -> tuple[str, Path]:
-        """A new, empty folder for a version trained now on data with this hash."""
-        stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H%M%S")
-        base = f"{stamp}-{data_sha256[:6]}"
+        """A new, empty folder for a version trained now on data with this hash.
+
+        Ids must sort in creation order, also for two retrains within one second (the hash would decide their
+        order), so a new id's time is at least one second after the newest existing one's.
+        """
+        moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
         self.versions_dir.mkdir(parents=True, exist_ok=True)
-        for attempt in range(1, 100):
-            version_id = base if attempt == 1 else f"{base}-{attempt}"  # two retrains in one second
+        existing = sorted(p.name for p in self.versions_dir.iterdir() if p.is_dir())
+        if existing:
+            try:
+                newest = datetime.strptime(existing[-1][:STAMP_LENGTH], STAMP_FORMAT).replace(tzinfo=UTC)
+            except ValueError:  # a folder someone else put here
+                newest = moment
+            moment = max(moment, newest + timedelta(seconds=1))
+        for _ in range(100):
+            version_id = f"{moment.strftime(STAMP_FORMAT)}-{data_sha256[:6]}"
             path = self.versions_dir / version_id
             try:
                 path.mkdir()
-            except FileExistsError:
+            except FileExistsError:  # another process took this second
+                moment += timedelta(seconds=1)
                 continue
             return version_id, path
         raise ModelError(f"{self.versions_dir}: cannot find a free folder name for a new version")
@@ -233,13 +246,17 @@ class Registry:
     def activate(self, version_id: str, by: str) -> Version:
         """Make a finished version the active one (a promotion or a rollback)."""
         version = self.get(version_id)
+        try:
+            previous = self.active_id()
+        except ModelError:  # a damaged pointer is what a rollback may be repairing
+            previous = None
         _write_json(
             self.root / ACTIVE_FILE,
             {
                 "version": version.id,
                 "since": datetime.now(UTC).isoformat(timespec="seconds"),
                 "by": by,
-                "previous": self.active_id(),
+                "previous": previous,
             },
         )
         return version

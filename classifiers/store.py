@@ -116,8 +116,9 @@ def load_trusted(path: Path, expected: type) -> Any:
     """Load a skops file only if every type in it is allowed, and check what comes out."""
     if not path.is_file():
         raise ModelError(f"{path}: model file missing")
+    named = skops_types(path)  # first: it turns a damaged file into a ModelError
     untrusted = set(sio.get_untrusted_types(file=path))
-    refused = sorted((untrusted | skops_types(path)) - ALLOWED_TYPES)
+    refused = sorted((untrusted | named) - ALLOWED_TYPES)
     if refused:
         raise UntrustedTypeError(f"{path}: refusing to load types outside the allow-list: {', '.join(refused)}")
     obj = sio.load(path, trusted=sorted(untrusted))

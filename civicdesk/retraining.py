@@ -4,23 +4,21 @@ One retrain: export the `triage_correction` rows to corrections.jsonl in a new v
 can be trained again from exactly the same files), train on the shipped train*.jsonl files and that file, score
 the new version on the fixed held-out test set, and promote it when `classifiers.registry.promotion_decision`
 allows; otherwise the active version stays and the new one is kept, not active, with the reasons. One retrain
-runs at a time per models folder (an exclusive lock on a file beside the versions), whether the command line or
-the console started it; `retrain-status.json` tells the console what the last one did.
+runs at a time per models folder (Registry.training), whether the command line or the console started it;
+`retrain-status.json` tells the console what the last one did.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,8 +29,8 @@ from civicdesk.models import TriageCorrection
 from civicdesk.settings import Settings
 from civicdesk.training import triage_model_dir, triage_test_file, triage_training_files
 from classifiers.errors import DataError
+from classifiers.registry import Registry
 
-LOCK_FILE = ".retrain.lock"
 STATUS_FILE = "retrain-status.json"
 
 Progress = Callable[[str], None]
@@ -82,42 +80,13 @@ def _test_texts(test_file: Path) -> frozenset[str]:
     return frozenset(load_dataset([test_file], require_labels=False).texts())
 
 
-@contextmanager
-def retrain_lock(root: Path) -> Iterator[IO[str]]:
-    """Held for the whole retrain; a second retrain of the same models folder is refused, not queued."""
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / LOCK_FILE).open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UserError("a retrain of the triage model is already running; wait for it to finish") from None
-        try:
-            yield handle
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def is_running(root: Path) -> bool:
-    """Whether some process holds the retrain lock now (a crashed retrain holds nothing)."""
-    path = root / LOCK_FILE
-    if not path.exists():
-        return False
-    with path.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
-
-
 def read_status(root: Path) -> dict[str, Any] | None:
     """The last retrain: state running, finished, failed, or interrupted (said running, but nobody holds the lock)."""
     try:
         status: dict[str, Any] = json.loads((root / STATUS_FILE).read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
         return None
-    if status.get("state") == "running" and not is_running(root):
+    if status.get("state") == "running" and not Registry(root).training_now():
         status["state"] = "interrupted"
     return status
 
@@ -143,11 +112,11 @@ def retrain(
 ) -> RetrainOutcome:
     """Train a new version on the shipped data and the corrections, score it, and promote it if the rule allows.
 
-    Raises UserError when another retrain is running; DataError/ModelError (ValueErrors naming the file and the
+    Raises RegistryBusy when another training is running; DataError/ModelError (ValueErrors naming the file and the
     problem) when the data cannot be used. A failed run leaves no version behind.
     """
     root = triage_model_dir(settings)
-    with retrain_lock(root):
+    with Registry(root).training():
         started_at = _now()
         _write_status(root, {"state": "running", "started_at": started_at, "started_by": actor, "pid": os.getpid()})
         try:
@@ -178,7 +147,7 @@ def _retrain(
     from classifiers.data import combined_sha256, file_sha256
     from classifiers.evaluate import evaluate
     from classifiers.model import load_model, train
-    from classifiers.registry import CORRECTIONS_FILE, Registry, Scores, promotion_decision
+    from classifiers.registry import CORRECTIONS_FILE, Scores, promotion_decision
 
     started = time.perf_counter()
     shipped = [Path(p) for p in (train_files or triage_training_files())]

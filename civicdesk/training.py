@@ -146,16 +146,17 @@ def train_triage(settings: Settings, force: bool = False) -> str:
     if not force and active is not None and not is_stale(data, active, more_data_ok=True):
         return f"triage models up to date: {active}"
     test_file = triage_test_file()
-    version_id, path = registry.new_version_dir(data_sha256(data))
-    try:
-        train(data, path)
-        metrics = evaluate(load_model(path), test_file)
-        registry.save_evaluation(path, test_file, data_sha256([test_file]), metrics)
-        registry.save_run(path, {"started_by": "civicdesk train", "corrections": 0})
-    except BaseException:
-        registry.discard(path)
-        raise
-    registry.activate(version_id, by="civicdesk train")
+    with registry.training():
+        version_id, path = registry.new_version_dir(data_sha256(data))
+        try:
+            train(data, path)
+            metrics = evaluate(load_model(path), test_file)
+            registry.save_evaluation(path, test_file, data_sha256([test_file]), metrics)
+            registry.save_run(path, {"started_by": "civicdesk train", "corrections": 0})
+        except BaseException:
+            registry.discard(path)
+            raise
+        registry.activate(version_id, by="civicdesk train")
     return f"triage models trained: version {version_id} is active ({path})"
 
 

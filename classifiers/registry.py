@@ -17,9 +17,11 @@ the ingester sees the old version or the new one, never a mix of both.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +35,7 @@ ACTIVE_FILE = "active.json"
 EVALUATION_FILE = "evaluation.json"
 CORRECTIONS_FILE = "corrections.jsonl"
 RUN_FILE = "retrain.json"
+LOCK_FILE = ".training.lock"
 STAMP_FORMAT = "%Y-%m-%dT%H%M%S"
 STAMP_LENGTH = len("2026-11-23T161005")
 
@@ -44,6 +47,10 @@ MIN_EMERGENCY_RECALL = 0.98
 
 class UnknownVersion(ModelError):
     """A version id that is not in the registry."""
+
+
+class RegistryBusy(ModelError):
+    """Another process is training a version into this registry."""
 
 
 @dataclass(frozen=True)
@@ -200,6 +207,38 @@ class Registry:
                 continue
             return version_id, path
         raise ModelError(f"{self.versions_dir}: cannot find a free folder name for a new version")
+
+    @contextmanager
+    def training(self) -> Iterator[None]:
+        """Held while a version is trained (by `civicdesk train` or a retrain): one at a time per registry, the
+        second is refused, not queued. Folders that an interrupted training left unfinished are removed here."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / LOCK_FILE).open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RegistryBusy("a triage model is already being trained; wait for it to finish") from None
+            try:
+                if self.versions_dir.is_dir():
+                    for folder in self.versions_dir.iterdir():
+                        if folder.is_dir() and not (folder / META_FILE).exists():
+                            self.discard(folder)
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def training_now(self) -> bool:
+        """Whether some process holds the training lock (one that crashed holds nothing)."""
+        path = self.root / LOCK_FILE
+        if not path.exists():
+            return False
+        with path.open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
 
     def discard(self, path: Path) -> None:
         """Remove an unfinished version's folder (training or evaluation failed)."""

@@ -35,6 +35,7 @@ from classifiers.registry import (
     CORRECTIONS_FILE,
     MIN_EMERGENCY_RECALL,
     Registry,
+    RegistryBusy,
     promotion_decision,
 )
 from classifiers.store import META_FILE
@@ -301,11 +302,14 @@ def test_bad_input_to_retrain_is_one_line_and_leaves_no_version(cli_env: dict[st
 
 def test_only_one_retrain_runs_at_a_time(models_root: Path) -> None:
     root = models_root / "triage"
-    with retraining.retrain_lock(root):
-        assert retraining.is_running(root)
-        with pytest.raises(Exception, match="already running"), retraining.retrain_lock(root):
+    registry = Registry(root)
+    unfinished = root / "versions" / "2026-11-23T100000-abcdef"
+    unfinished.mkdir(parents=True)  # a training that was killed
+    with registry.training():
+        assert registry.training_now() and not unfinished.exists()
+        with pytest.raises(RegistryBusy, match="already being trained"), registry.training():
             pass
-    assert not retraining.is_running(root)
+    assert not registry.training_now()
 
 
 # ---- civicdesk train on a fresh checkout, and the ingester's loader --------------------------------------
@@ -630,9 +634,9 @@ def test_a_retrain_started_from_the_page_runs_in_the_background(
         ("sam.okafor@northvale.ca", "triage.retrain", "retrain", {}),
         ("sam.okafor@northvale.ca", "triage.promote", version, {"previous": None, "automatic": True, "reasons": []}),
     ]
-    with retraining.retrain_lock(root):  # another retrain (say from the command line) is running
+    with Registry(root).training():  # another retrain (say from the command line) is running
         busy = client.post("/console/models/retrain", data={"csrf_token": csrf})
-        assert busy.status_code == 409 and "already running" in busy.text
+        assert busy.status_code == 409 and "being trained; wait" in busy.text
 
 
 @SQLITE_ONLY

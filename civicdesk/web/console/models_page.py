@@ -19,13 +19,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from civicdesk import audit, chat_nlu, retraining
 from civicdesk.db import transaction
-from civicdesk.errors import UserError
 from civicdesk.settings import Settings
 from civicdesk.training import triage_model_dir
 from civicdesk.web.console.deps import Staff, require
 from civicdesk.web.console.templating import SECURITY_HEADERS, render
 from classifiers.errors import ModelError
-from classifiers.registry import MAX_MACRO_F1_DROP, MIN_EMERGENCY_RECALL, Registry
+from classifiers.registry import MAX_MACRO_F1_DROP, MIN_EMERGENCY_RECALL, Registry, RegistryBusy
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/console")
@@ -40,7 +39,7 @@ def _page_context(settings: Settings) -> dict[str, Any]:
         "versions": list(reversed(versions)),  # newest first
         "active": registry.active_record(),
         "active_id": registry.active_id(),
-        "running": retraining.is_running(registry.root),
+        "running": registry.training_now(),
         "last": retraining.read_status(registry.root),
         "max_drop": MAX_MACRO_F1_DROP,
         "min_recall": MIN_EMERGENCY_RECALL,
@@ -66,7 +65,7 @@ async def models_page(request: Request, staff: ModelStaff, started: int = 0) -> 
 def _retrain_in_background(settings: Settings, factory: sessionmaker[Session], actor: str) -> None:
     try:
         outcome = retraining.retrain(settings, factory, actor=actor)
-    except UserError as error:  # another retrain holds the lock
+    except RegistryBusy as error:  # another training holds the lock
         log.warning("retrain not started: %s", error)
         return
     except Exception:  # recorded in the status file the page shows; the web process carries on
@@ -88,8 +87,10 @@ def _retrain_in_background(settings: Settings, factory: sessionmaker[Session], a
 async def start_retrain(request: Request, staff: ModelStaff) -> Response:
     settings: Settings = request.app.state.settings
     factory = request.app.state.session_factory
-    if retraining.is_running(triage_model_dir(settings)):
-        return await _page(request, staff, error="A retrain is already running; wait for it to finish.", code=409)
+    if Registry(triage_model_dir(settings)).training_now():
+        return await _page(
+            request, staff, error="A triage model is being trained; wait for it to finish.", code=409
+        )
 
     def record_start() -> None:
         with transaction(factory) as session:

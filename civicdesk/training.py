@@ -104,13 +104,6 @@ def triage_model_dir(settings: Settings) -> Path:
     return settings.models_dir / "triage"
 
 
-def active_triage_dir(settings: Settings) -> Path | None:
-    """The folder of the active triage model version, or None before the first training."""
-    from classifiers.registry import Registry
-
-    return Registry(triage_model_dir(settings)).active_dir()
-
-
 def triage_training_files() -> list[Path]:
     # Files named train*.jsonl are training data; test*.jsonl are held out (nlu_data/email/README.md).
     data = sorted(EMAIL_DIR.glob("train*.jsonl"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 from typing import Annotated, Any
 
 from anyio import to_thread
@@ -22,7 +23,7 @@ from civicdesk.db import transaction
 from civicdesk.settings import Settings
 from civicdesk.training import triage_model_dir
 from civicdesk.web.console.deps import Staff, require
-from civicdesk.web.console.templating import SECURITY_HEADERS, render
+from civicdesk.web.console.templating import SECURITY_HEADERS, local_time, render
 from classifiers.errors import ModelError
 from classifiers.registry import MAX_MACRO_F1_DROP, MIN_EMERGENCY_RECALL, Registry, RegistryBusy
 
@@ -30,6 +31,14 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/console")
 ModelStaff = Annotated[Staff, Depends(require("models"))]
 RECORD_TYPE = "triage_model"
+
+
+def _when(iso: str | None) -> str:
+    """A time the registry wrote (ISO 8601, UTC) as staff read times: in the Region's time zone."""
+    try:
+        return local_time(datetime.fromisoformat(iso)) if iso else ""
+    except ValueError:
+        return iso or ""
 
 
 def _page_context(settings: Settings) -> dict[str, Any]:
@@ -41,6 +50,7 @@ def _page_context(settings: Settings) -> dict[str, Any]:
         "active_id": registry.active_id(),
         "running": registry.training_now(),
         "last": retraining.read_status(registry.root),
+        "when": _when,
         "max_drop": MAX_MACRO_F1_DROP,
         "min_recall": MIN_EMERGENCY_RECALL,
     }

@@ -128,7 +128,7 @@ def train_triage(settings: Settings, force: bool = False) -> str:
     This is the deployment path, so what it trains becomes active without the retrain's promotion rule: an out of
     date model may not even load with the new libraries. Its test scores are recorded for `classifiers list`.
     """
-    from classifiers.data import data_sha256
+    from classifiers.data import data_sha256, file_sha256
     from classifiers.evaluate import evaluate
     from classifiers.model import is_stale, load_model, train
     from classifiers.registry import Registry
@@ -144,7 +144,7 @@ def train_triage(settings: Settings, force: bool = False) -> str:
         try:
             train(data, path)
             metrics = evaluate(load_model(path), test_file)
-            registry.save_evaluation(path, test_file, data_sha256([test_file]), metrics)
+            registry.save_evaluation(path, test_file, file_sha256(test_file), metrics)
             registry.save_run(path, {"started_by": "civicdesk train", "corrections": 0})
         except BaseException:
             registry.discard(path)

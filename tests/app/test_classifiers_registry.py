@@ -30,6 +30,7 @@ from civicdesk.db import transaction
 from civicdesk.models import AuditEntry, TriageCorrection
 from civicdesk.settings import Settings, get_settings
 from civicdesk.web.app import create_app
+from classifiers.data import file_sha256
 from classifiers.registry import (
     ACTIVE_FILE,
     CORRECTIONS_FILE,
@@ -251,6 +252,12 @@ def test_retrain_is_refused_when_emergency_recall_is_short_and_the_active_versio
         "test_file": str(test_file),
     }
 
+    # Compared on another test file, the active version is scored again on that one before the rule is applied.
+    on_eval = retrain_json(cli_env)
+    assert on_eval["promoted"] and on_eval["active_before"] == active
+    assert on_eval["active"]["emergency_recall"] == on_eval["candidate"]["emergency_recall"] == 1.0
+    assert registry.get(active).evaluated_on(file_sha256(EVAL)) is not None
+
 
 def retraining_refused_exit() -> int:
     from classifiers.cli import REFUSED_EXIT
@@ -337,6 +344,7 @@ def test_civicdesk_train_creates_the_first_version_and_keeps_a_retrained_one(
     first = registry.active()
     assert first is not None and f"version {first.id} is active" in outcome
     assert first.scores.service_code_macro_f1 == 1.0  # scored on the test file for `classifiers list`
+    assert first.evaluated_on(file_sha256(small_shipped_data / "test.jsonl")) is not None  # a retrain reuses it
     assert training.train_triage(settings).startswith("triage models up to date")
 
     add_corrections(

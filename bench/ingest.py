@@ -31,6 +31,7 @@ from dovecot import Dovecot, Mailbox  # noqa: E402
 from civicdesk import migrate, seed  # noqa: E402
 from civicdesk.db import make_engine, make_session_factory, transaction  # noqa: E402
 from classifiers.model import load_model, train  # noqa: E402
+from classifiers.registry import Registry  # noqa: E402
 from email_ingest.imap import ImapAccount, ImapSource  # noqa: E402
 from email_ingest.process import ProcessConfig  # noqa: E402
 from email_ingest.runner import ingest_once  # noqa: E402
@@ -91,8 +92,8 @@ def main() -> None:
         factory = make_session_factory(make_engine(url))
         with transaction(factory) as session:
             seed.load(session)
-        model_dir = ROOT / "var" / "models" / "triage"
-        if not (model_dir / "model.json").exists():
+        model_dir = Registry(ROOT / "var" / "models" / "triage").active_dir()  # the active version, if any
+        if model_dir is None:
             model_dir = scratch / "triage"
             train(sorted((ROOT / "nlu_data" / "email").glob("train*.jsonl")), model_dir)
         triage = load_model(model_dir)

@@ -101,21 +101,57 @@ def train_rasa(settings: Settings, force: bool = False) -> str:
 
 
 def triage_model_dir(settings: Settings) -> Path:
+    """The triage model registry: every version side by side, and which one is active (classifiers.registry)."""
     return settings.models_dir / "triage"
 
 
-def train_triage(settings: Settings, force: bool = False) -> str:
-    from classifiers.model import is_stale, train
-
-    out = triage_model_dir(settings)
+def triage_training_files() -> list[Path]:
     # Files named train*.jsonl are training data; test*.jsonl are held out (nlu_data/email/README.md).
     data = sorted(EMAIL_DIR.glob("train*.jsonl"))
     if not data:
         raise UserError(f"no triage training data (train*.jsonl) in {EMAIL_DIR}")
-    if not force and not is_stale(data, out):
-        return f"triage models up to date: {out}"
-    train(data, out)
-    return f"triage models trained: {out}"
+    return data
+
+
+def triage_test_file() -> Path:
+    """The fixed held-out test set: versions are compared on it, and nothing is ever trained on it."""
+    path = EMAIL_DIR / "test.jsonl"
+    if not path.is_file():
+        raise UserError(f"no triage test data: {path} is missing")
+    return path
+
+
+def train_triage(settings: Settings, force: bool = False) -> str:
+    """Train a version on the shipped data and make it active, when there is none or it is out of date.
+
+    Out of date means the shipped training files or the library versions changed since the active version was
+    trained; a version that `classifiers retrain` trained on these files plus the agents' corrections is current.
+    This is the deployment path, so what it trains becomes active without the retrain's promotion rule: an out of
+    date model may not even load with the new libraries. Its test scores are recorded for `classifiers list`.
+    """
+    from classifiers.data import data_sha256, file_sha256
+    from classifiers.evaluate import evaluate
+    from classifiers.model import is_stale, load_model, train
+    from classifiers.registry import Registry
+
+    registry = Registry(triage_model_dir(settings))
+    data = triage_training_files()
+    active = registry.active_dir()
+    if not force and active is not None and not is_stale(data, active, more_data_ok=True):
+        return f"triage models up to date: {active}"
+    test_file = triage_test_file()
+    with registry.training():
+        version_id, path = registry.new_version_dir(data_sha256(data))
+        try:
+            train(data, path)
+            metrics = evaluate(load_model(path), test_file)
+            registry.save_evaluation(path, test_file, file_sha256(test_file), metrics)
+            registry.save_run(path, {"started_by": "civicdesk train", "corrections": 0})
+        except BaseException:
+            registry.discard(path)
+            raise
+        registry.activate(version_id, by="civicdesk train")
+    return f"triage models trained: version {version_id} is active ({path})"
 
 
 def train_all(settings: Settings, force: bool = False) -> Iterator[str]:

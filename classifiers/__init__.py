@@ -1,9 +1,12 @@
 """Triage classifiers: service code, kind and urgency of resident messages, and detail extraction.
 
     from classifiers import train, load_model, evaluate, is_stale
-    result = train([Path("nlu_data/email/train.jsonl")], Path("var/models/triage"))
-    model = load_model(Path("var/models/triage"))
+    result = train([Path("nlu_data/email/train.jsonl")], Path("/tmp/my-model"))
+    model = load_model(Path("/tmp/my-model"))
     predictions = model.predict(["Water is gushing out of the road on King Street"])
+
+The ingester's model is the active version of the registry in var/models/triage (classifiers.registry):
+`load_model(Registry(Path("var/models/triage")).active_dir())`.
 
 The names are imported on first use, so `import classifiers` (and the CLI's --help) stays fast.
 """

@@ -42,7 +42,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from classifiers.data import LABEL_COLUMNS, Dataset, data_sha256, load_dataset
+from classifiers.data import LABEL_COLUMNS, Dataset, data_sha256, file_sha256, load_dataset
 from classifiers.errors import DataError, ModelError
 from classifiers.extract import Entity
 from classifiers.metrics import EMERGENCY, head_metrics
@@ -634,8 +634,12 @@ def load_model(model_dir: Path) -> TriageModel:
     return TriageModel(features, classifiers, meta)
 
 
-def is_stale(data_paths: Sequence[Path], model_dir: Path) -> bool:
-    """True when there is no usable model, or the data or library versions changed since training."""
+def is_stale(data_paths: Sequence[Path], model_dir: Path, *, more_data_ok: bool = False) -> bool:
+    """True when there is no usable model, or the data or library versions changed since training.
+
+    With `more_data_ok`, a model trained on these files and others besides (a retrain that added the agents'
+    corrections) is not stale as long as each of these files is unchanged.
+    """
     model_dir = Path(model_dir)
     try:
         meta = read_meta(model_dir)
@@ -645,9 +649,13 @@ def is_stale(data_paths: Sequence[Path], model_dir: Path) -> bool:
     if not all(path.is_file() for path in files):
         return True
     try:
-        if data_sha256([Path(p) for p in data_paths]) != meta["data"]["sha256"]:
+        if more_data_ok:
+            trained_on = {file["sha256"] for file in meta["data"]["files"]}
+            if any(file_sha256(Path(p)) not in trained_on for p in data_paths):
+                return True
+        elif data_sha256([Path(p) for p in data_paths]) != meta["data"]["sha256"]:
             return True
-    except (OSError, KeyError):
+    except (OSError, KeyError, TypeError):
         return True
     return _versions_differ(meta.get("versions", {}), library_versions())
 

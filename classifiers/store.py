@@ -75,7 +75,7 @@ def save_model_dir(out_dir: Path, features: Any, classifiers: Mapping[str, Any],
     _atomic_dump(features, out_dir / FEATURES_FILE)
     for head, classifier in classifiers.items():
         _atomic_dump(classifier, out_dir / head_file(head))
-    _atomic_write(out_dir / META_FILE, json.dumps(meta, indent=2, sort_keys=True).encode() + b"\n")
+    atomic_write(out_dir / META_FILE, json.dumps(meta, indent=2, sort_keys=True).encode() + b"\n")
 
 
 def read_meta(model_dir: Path) -> dict[str, Any]:
@@ -116,8 +116,9 @@ def load_trusted(path: Path, expected: type) -> Any:
     """Load a skops file only if every type in it is allowed, and check what comes out."""
     if not path.is_file():
         raise ModelError(f"{path}: model file missing")
+    named = skops_types(path)  # first: it turns a damaged file into a ModelError
     untrusted = set(sio.get_untrusted_types(file=path))
-    refused = sorted((untrusted | skops_types(path)) - ALLOWED_TYPES)
+    refused = sorted((untrusted | named) - ALLOWED_TYPES)
     if refused:
         raise UntrustedTypeError(f"{path}: refusing to load types outside the allow-list: {', '.join(refused)}")
     obj = sio.load(path, trusted=sorted(untrusted))
@@ -137,7 +138,8 @@ def _atomic_dump(obj: Any, path: Path) -> None:
             os.unlink(tmp)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
+    """Readers see the old file or the new one, never half of one (a temporary file, then os.replace)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -26,26 +26,37 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TriageLoader:
-    """The active triage model, loaded again when a retrain or a rollback replaces it on disk."""
+    """The active triage model version (classifiers.registry), loaded again when a retrain promotes another
+    version or a rollback brings an older one back."""
 
-    model_dir: Path
+    model_dir: Path  # the registry: versions/ and active.json
     _loaded: TriageModel | None = field(default=None, repr=False)
-    _stamp: float | None = None
+    _version: str | None = None
 
     def __call__(self) -> TriageModel | None:
+        from classifiers.errors import ModelError
         from classifiers.model import load_model
-        from classifiers.store import META_FILE
+        from classifiers.registry import Registry
 
-        meta = self.model_dir / META_FILE
         try:
-            stamp = meta.stat().st_mtime
-        except FileNotFoundError:
-            if self._loaded is None:
-                log.warning("no triage model in %s: every message goes to an agent", self.model_dir)
+            version_dir = Registry(self.model_dir).active_dir()
+        except ModelError as error:  # a damaged active.json: keep triaging with what is loaded
+            log.error("cannot read the active triage version (%s); keeping the model loaded before", error)
             return self._loaded
-        if stamp != self._stamp:
-            self._loaded, self._stamp = load_model(self.model_dir), stamp
-            log.info("triage model loaded from %s", self.model_dir)
+        if version_dir is None:
+            if self._loaded is None:
+                log.warning("no active triage model in %s: every message goes to an agent", self.model_dir)
+            return self._loaded
+        if version_dir.name != self._version:
+            self._version = version_dir.name  # also on failure, so a broken version is reported once, not per call
+            try:
+                self._loaded = load_model(version_dir)
+            except ModelError as error:
+                log.error(
+                    "cannot load triage model version %s (%s); keeping the one loaded before", self._version, error
+                )
+                return self._loaded
+            log.info("triage model version %s loaded from %s", self._version, version_dir)
         return self._loaded
 
 

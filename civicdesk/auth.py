@@ -43,6 +43,7 @@ AREAS: dict[str, frozenset[str]] = {
     "knowledgebase": frozenset({"trainer", "supervisor", "admin"}),
     "gaps": frozenset({"trainer", "supervisor", "admin"}),
     "audit": frozenset({"supervisor", "admin"}),
+    "dashboard": frozenset({"supervisor", "admin"}),  # queues, service levels, emergencies right now
     "models": frozenset({"trainer", "admin"}),  # triage model versions: retrain, promote, roll back
 }
 

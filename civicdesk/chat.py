@@ -226,6 +226,7 @@ def to_queue(
     conversation.urgency = urgency if urgency in URGENCIES else conversation.urgency or "routine"
     conversation.slots = {**(conversation.slots or {}), **(slots or {})}
     conversation.waiting_since, conversation.offered_at = now, None
+    conversation.queued_at, conversation.claimed_at = now, None
     session.flush()
     position = queue_position(session, conversation)
     text = f"You are number {position} in the queue for a Service First agent. Please keep this window open."
@@ -336,6 +337,7 @@ def claim(session: Session, conversation: Conversation, agent: str, name: str | 
     if conversation.owner != "waiting":
         raise NotAllowed(f"only a waiting conversation can be claimed; this one is {conversation.owner}")
     conversation.owner, conversation.agent, conversation.waiting_since = "agent", agent, None
+    conversation.claimed_at = utcnow()
     return record(
         session,
         conversation,

@@ -32,12 +32,14 @@ if TYPE_CHECKING:
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 kb_app = typer.Typer(help="Knowledgebase articles as Markdown files.", no_args_is_help=True)
+sla_app = typer.Typer(help="Service levels: escalate work waiting past its target.", no_args_is_help=True)
 residents_app = typer.Typer(help="A resident's records, on their request: export or erase.", no_args_is_help=True)
 retention_app = typer.Typer(help="The retention schedule for personal information.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(kb_app, name="kb")
 app.add_typer(retention_app, name="retention")
 app.add_typer(residents_app, name="residents")
+app.add_typer(sla_app, name="sla")
 app.add_typer(clients_app, name="clients", help="API keys of Open311 apps and internal callers.")
 app.add_typer(users_app, name="users", help="Console accounts: create, list, disable (agents, supervisors, ...).")
 
@@ -450,3 +452,28 @@ def residents_erase(
             return
         done = residents.erase(session, records, staff, settings.tracker_db_path)
     typer.echo("erased: " + (", ".join(f"{n} {name}" for name, n in done.items() if n) or "nothing was found"))
+
+
+@sla_app.command("escalate")
+def sla_escalate(
+    every: Annotated[
+        float | None, typer.Option("--every", min=5, help="Keep running, checking every this many seconds.")
+    ] = None,
+) -> None:
+    """Escalate chats and emails waiting past their service level: routine becomes urgent, supervisors are emailed."""
+    from civicdesk import service_levels
+
+    settings = get_settings()
+    _setup_logging(settings)
+    factory = make_session_factory(make_engine(settings.sqlalchemy_url))
+    stop = threading.Event()
+    if every is not None:
+        for signum in (signal.SIGINT, signal.SIGTERM):  # stop between checks, not in the middle of one
+            signal.signal(signum, lambda *_: stop.set())
+    while True:
+        with transaction(factory) as session:
+            escalated = service_levels.escalate(session)
+        for item in escalated:
+            typer.echo(f"escalated {item.kind} {item.key} (due {item.due_at:%Y-%m-%d %H:%M} UTC): now {item.urgency}")
+        if every is None or stop.wait(every):
+            return

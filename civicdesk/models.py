@@ -629,6 +629,9 @@ class Conversation(Base):
     urgency: Mapped[str] = mapped_column(String(20), default="routine")  # from the bot's handoff payload
     service_request_id: Mapped[int | None] = mapped_column(ForeignKey("service_request.id"))
     offered_at: Mapped[dt.datetime | None]  # when the resident was offered a callback or to leave a message
+    # The last wait for an agent, kept after it ends (waiting_since is cleared): service levels are measured on it.
+    queued_at: Mapped[dt.datetime | None]
+    claimed_at: Mapped[dt.datetime | None]
     closed_at: Mapped[dt.datetime | None]
 
     messages: Mapped[list[ChatMessage]] = relationship(back_populates="conversation", order_by="ChatMessage.id")

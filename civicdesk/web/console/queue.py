@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from civicdesk import chat
+from civicdesk import chat, service_levels
 from civicdesk.db import utcnow
 from civicdesk.models import ChatMessage, Conversation
 
@@ -49,11 +49,14 @@ class QueueItem:
     waiting_since: dt.datetime
     url: str  # the console page where it is handled
     who: str = ""  # who wrote in, when known (an email's sender)
+    due_at: dt.datetime | None = None  # its service level (service_levels.QUEUE_TARGET_HOURS)
 
     def as_json(self, now: dt.datetime) -> dict[str, Any]:
         data = asdict(self)
         data["waiting_since"] = self.waiting_since.isoformat()
         data["waiting_seconds"] = max(0, int((now - self.waiting_since).total_seconds()))
+        data["due_at"] = self.due_at.isoformat() if self.due_at else None
+        data["service_level"] = service_levels.state(self.waiting_since, self.due_at, now)
         return data
 
 
@@ -97,7 +100,12 @@ def register_source(source: QueueSource) -> None:
 
 
 def work_queue(session: Session) -> list[QueueItem]:
-    items = [item for source in SOURCES for item in source(session)]
+    calendar = service_levels.Calendar.load(session)
+    items = [
+        replace(item, due_at=calendar.due(item.kind, item.urgency, item.waiting_since))
+        for source in SOURCES
+        for item in source(session)
+    ]
     return sorted(items, key=lambda i: (URGENCY_ORDER.get(i.urgency, len(URGENCY_ORDER)), i.waiting_since, i.key))
 
 

@@ -23,6 +23,7 @@
     const announcer = document.getElementById("queue-announcer");
     const mine = document.getElementById("mine");
     let lastCount = body.querySelectorAll("tr[data-key]").length;
+    const SERVICE_LEVEL_LABELS = { overdue: "Overdue", due_soon: "Due soon" };
 
     function row(item) {
       const tr = el("tr");
@@ -37,8 +38,11 @@
         title.appendChild(el("br"));
         title.appendChild(el("span", "hint", "From " + item.who));
       }
-      tr.append(urgency, title, el("td", "", item.reason),
-        el("td", "", Math.floor(item.waiting_seconds / 60) + " min"), el("td", "", item.kind));
+      const waiting = el("td", "", Math.floor(item.waiting_seconds / 60) + " min");
+      if (SERVICE_LEVEL_LABELS[item.service_level]) {
+        waiting.append(" ", el("span", "badge sla-" + item.service_level, SERVICE_LEVEL_LABELS[item.service_level]));
+      }
+      tr.append(urgency, title, el("td", "", item.reason), waiting, el("td", "", item.kind));
       return tr;
     }
 

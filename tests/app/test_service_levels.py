@@ -1,0 +1,143 @@
+"""Service levels: due times in Service First's hours, flags in the queue, escalation once, the supervisor's figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from civicdesk import auth, chat, service_levels
+from civicdesk.business_time import REGION_TZ
+from civicdesk.cli import app
+from civicdesk.db import transaction, utcnow
+from civicdesk.models import AuditEntry, Conversation, InboundEmail, OutboundMessage
+from civicdesk.settings import Settings, get_settings
+from civicdesk.web.console import dashboard, queue
+
+PASSWORD = "correct horse battery staple"
+MINUTE = dt.timedelta(minutes=1)
+DAY = dt.timedelta(days=1)
+
+
+@pytest.fixture
+def database_url(seeded_database_url: str) -> str:
+    return seeded_database_url  # Service First's calendar and the holidays are seeded
+
+
+def local(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=REGION_TZ)
+
+
+def test_due_times_count_service_first_hours_except_for_emergencies(session_factory: sessionmaker[Session]) -> None:
+    with session_factory() as session:
+        calendar = service_levels.Calendar.load(session)
+    tuesday_morning = local(2026, 11, 24, 9, 0)
+    assert calendar.due("chat", "routine", tuesday_morning) == tuesday_morning + 10 * MINUTE
+    friday_evening = local(2026, 11, 27, 19, 30)  # after closing: the clock starts on Monday
+    assert calendar.due("email", "routine", friday_evening) == local(2026, 11, 30, 16, 0)
+    assert calendar.due("email", "urgent", friday_evening) == local(2026, 11, 30, 12, 0)
+    assert calendar.due("email", "emergency", friday_evening) == friday_evening + 30 * MINUTE
+
+
+def test_work_is_ok_then_due_soon_then_overdue() -> None:
+    since = local(2026, 11, 24, 9, 0)
+    due = since + 10 * MINUTE
+    assert service_levels.state(since, due, since + 7 * MINUTE) == "ok"
+    assert service_levels.state(since, due, since + 8 * MINUTE) == "due_soon"
+    assert service_levels.state(since, due, since + 11 * MINUTE) == "overdue"
+
+
+def _waiting_chat(session: Session, since: dt.datetime, urgency: str = "routine") -> Conversation:
+    conversation = chat.start(session)
+    chat.record(session, conversation, "resident", "I need to speak to someone about my tax bill")
+    chat.to_queue(session, conversation, "resident_request", "Property tax question", urgency, now=since)
+    return conversation
+
+
+def _waiting_email(session: Session, since: dt.datetime) -> InboundEmail:
+    email = InboundEmail(
+        sha256=str(since.timestamp()).ljust(64, "0"),
+        source="test",
+        raw=b"",
+        size=0,
+        subject="Question about my water bill",
+        status="needs_human",
+        urgency="routine",
+        received_at=since,
+    )
+    session.add(email)
+    session.flush()
+    return email
+
+
+@pytest.fixture
+def supervisor(session_factory: sessionmaker[Session]) -> str:
+    with transaction(session_factory) as session:
+        auth.create_user(session, "ann.leblanc@northvale.ca", "Ann Leblanc", PASSWORD, "supervisor")
+    return "ann.leblanc@northvale.ca"
+
+
+def test_overdue_work_is_flagged_in_the_queue_and_escalated_once(
+    session_factory: sessionmaker[Session], supervisor: str
+) -> None:
+    now = utcnow()
+    with transaction(session_factory) as session:
+        late = _waiting_chat(session, now - 10 * DAY)
+        fresh = _waiting_chat(session, now)
+        old_email = _waiting_email(session, now - 10 * DAY)
+    with session_factory() as session:
+        levels = {item["key"]: item["service_level"] for item in queue.queue_json(session, "nobody")["items"]}
+    assert levels[str(late.id)] == "overdue" and levels[str(fresh.id)] == "ok"
+    with transaction(session_factory) as session:
+        escalated = service_levels.escalate(session, now)
+    assert {(e.kind, e.key, e.urgency) for e in escalated} == {
+        ("chat", str(late.id), "urgent"),
+        ("email", str(old_email.id), "urgent"),
+    }
+    with transaction(session_factory) as session:
+        assert service_levels.escalate(session, now + MINUTE) == []  # once per wait, not every minute
+    with session_factory() as session:
+        assert session.get(Conversation, fresh.id).urgency == "routine"  # type: ignore[union-attr]
+        notices = session.scalars(select(OutboundMessage).where(OutboundMessage.purpose == "escalation")).all()
+        assert [n.recipient for n in notices] == [supervisor]
+        assert "Property tax question" in notices[0].body and "Question about my water bill" in notices[0].body
+        entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "sla.escalate")).all()
+        assert len(entries) == 2
+
+
+def test_the_dashboard_counts_queues_attainment_and_open_emergencies(session_factory: sessionmaker[Session]) -> None:
+    now = utcnow()
+    with transaction(session_factory) as session:
+        _waiting_chat(session, now - 10 * DAY)
+        _waiting_chat(session, now - 10 * DAY, urgency="emergency")
+        for waited in (MINUTE, 10 * DAY):  # claimed today: one within its 10 minutes, one far past them
+            taken = _waiting_chat(session, now - waited)
+            chat.claim(session, taken, "priya.raman@northvale.ca")
+            taken.claimed_at = now
+    with session_factory() as session:
+        board = dashboard.build(session, now)
+    assert board.queues["chat"].waiting == 2 and board.queues["chat"].overdue == 2
+    assert board.queues["chat"].longest_minutes >= 10 * 24 * 60 - 1
+    assert (board.today["chat"].answered, board.today["chat"].on_time, board.today["chat"].percent) == (2, 1, 50)
+    assert board.today["email"].percent is None  # nothing handled today: no figure rather than 0 %
+    assert [e.kind for e in board.emergencies] == ["chat"]
+
+
+@pytest.fixture
+def cli_env(settings: Settings) -> dict[str, str]:
+    get_settings.cache_clear()
+    return {"CIVICDESK_DATABASE_URL": settings.sqlalchemy_url, "CIVICDESK_VAR_DIR": str(settings.var_dir)}
+
+
+def test_the_escalation_command_reports_what_it_escalated(
+    session_factory: sessionmaker[Session], cli_env: dict[str, str]
+) -> None:
+    with transaction(session_factory) as session:
+        late = _waiting_chat(session, utcnow() - 10 * DAY)
+    result = CliRunner().invoke(app, ["sla", "escalate"], env=cli_env)
+    get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert f"escalated chat {late.id}" in result.output and "now urgent" in result.output

@@ -68,6 +68,7 @@ def test_console_pages_pass_axe_and_work_by_keyboard(desk: Page) -> None:
         ("/console/requests", "Service requests"),
         ("/console/audit", "Audit log"),
         ("/console/queue", "Work queue"),
+        ("/console/dashboard", "Service First now"),
     ):
         desk.goto(path)
         expect(desk.get_by_role("heading", level=1)).to_contain_text(heading)

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from civicdesk.errors import UserError
 from civicdesk.models import TriageCorrection
+from civicdesk.privacy import redact
 from civicdesk.settings import Settings
 from civicdesk.training import triage_model_dir, triage_test_file, triage_training_files
 from classifiers.errors import DataError
@@ -54,8 +55,9 @@ class RetrainOutcome:
 
 
 def correction_rows(session: Session, exclude_texts: frozenset[str] = frozenset()) -> list[dict[str, str]]:
-    """Every correction with some text and at least one label, as training rows (a head left empty is simply
-    not trained from that row). Texts in `exclude_texts` (the test set) are left out: never train on it."""
+    """Every correction with some text and at least one label, as training rows with personal information
+    redacted (a head left empty is simply not trained from that row). Texts in `exclude_texts` (the test set)
+    are left out: never train on it."""
     from classifiers.data import LABEL_COLUMNS, compose_text
 
     rows = []
@@ -66,7 +68,10 @@ def correction_rows(session: Session, exclude_texts: frozenset[str] = frozenset(
         text = compose_text(correction.subject, correction.body)
         if not labels or not text or text in exclude_texts:
             continue
-        rows.append({"subject": correction.subject or "", "body": correction.body or "", **labels})
+        # The export is kept beside the version: residents' personal information stays out of it (and a phone
+        # number or an address says nothing about the service anyway).
+        subject, body = redact(correction.subject or ""), redact(correction.body or "")
+        rows.append({"subject": subject, "body": body, **labels})
     return rows
 
 

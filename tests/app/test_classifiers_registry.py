@@ -164,7 +164,7 @@ def test_retrain_adds_the_corrections_and_versions_can_be_listed_and_rolled_back
         session_factory,
         {
             "subject": "Pothole outside 14 Birch Lane",
-            "body": "Deep hole, my tire went in.",
+            "body": "Deep hole, my tire went in. Call me at 905-555-0143.",
             "service_code": "road_repair",
         },
         {"subject": "", "body": "Water is bubbling up through the asphalt on Mill St", "urgency": "urgent"},
@@ -176,10 +176,10 @@ def test_retrain_adds_the_corrections_and_versions_can_be_listed_and_rolled_back
     assert second["active"] == first["candidate"]  # the active version was scored on the same test file
     version_dir = models_root / "triage" / "versions" / second["version"]
     exported = [json.loads(line) for line in (version_dir / CORRECTIONS_FILE).read_text().splitlines()]
-    assert exported == [
+    assert exported == [  # personal information redacted from the export
         {
-            "subject": "Pothole outside 14 Birch Lane",
-            "body": "Deep hole, my tire went in.",
+            "subject": "Pothole outside <ADDRESS>",
+            "body": "Deep hole, my tire went in. Call me at <PHONE>.",
             "service_code": "road_repair",
         },
         {"subject": "", "body": "Water is bubbling up through the asphalt on Mill St", "urgency": "urgent"},

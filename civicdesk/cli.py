@@ -393,8 +393,11 @@ def retention_run(
 
     settings = get_settings()
     factory = make_session_factory(make_engine(settings.sqlalchemy_url))
+    mail_store = _mail_source(settings, factory).purge_before
     with transaction(factory) as session:
-        outcomes = retention.run(session, utcnow(), settings.retention_days, settings.tracker_db_path, apply=apply)
+        outcomes = retention.run(
+            session, utcnow(), settings.retention_days, settings.tracker_db_path, apply=apply, mail_store=mail_store
+        )
     if as_json:
         typer.echo(json.dumps({"applied": apply, "records": [o.as_dict() for o in outcomes]}, indent=2))
         return

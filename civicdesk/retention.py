@@ -271,14 +271,19 @@ def _has_events(connection: Connection) -> bool:
     return found.first() is not None
 
 
+MailStorePurge = Callable[[dt.datetime, bool], int]  # a mail source's purge_before(cutoff, apply)
+
+
 def run(
     session: Session,
     now: dt.datetime,
     overrides: Mapping[str, int],
     tracker_db: Path | None,
     apply: bool = False,
+    mail_store: MailStorePurge | None = None,
 ) -> list[Outcome]:
-    """Apply (or, by default, only count) the schedule as of `now`; the caller commits."""
+    """Apply (or, by default, only count) the schedule as of `now`; the caller commits. `mail_store` purges the
+    mailbox's processed and quarantine folders, which keep the mail after the ingester has stored it."""
     days = periods(overrides)
     outcomes = []
     for record in SCHEDULE:
@@ -291,4 +296,7 @@ def run(
         cutoff = now - days["chat_transcripts"] * DAY
         count = purge_trackers(tracker_db, cutoff, apply)
         outcomes.append(Outcome("assistant_trackers", "delete", days["chat_transcripts"], cutoff, count))
+    if mail_store is not None:
+        cutoff = now - days["email_messages"] * DAY
+        outcomes.append(Outcome("mail_store", "delete", days["email_messages"], cutoff, mail_store(cutoff, apply)))
     return outcomes

@@ -16,6 +16,7 @@ the checkpoint; every message is then read again and the sha256 uniqueness of `i
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import ipaddress
 import logging
@@ -188,6 +189,20 @@ class ImapSource:
             if uids:
                 self._move(client, uids, folder)
         self._to_move.clear()
+
+    def purge_before(self, cutoff: dt.datetime, apply: bool) -> int:
+        """Count, and with `apply` delete, the messages of the processed and quarantine folders that arrived
+        before `cutoff`'s day (IMAP's BEFORE compares internal dates by day): the retention schedule."""
+        found = 0
+        with self._connect() as client:
+            for folder in (PROCESSED_FOLDER, QUARANTINE_FOLDER):
+                client.select_folder(self.folders[folder], readonly=not apply)
+                uids = client.search(["BEFORE", cutoff.date()])
+                found += len(uids)
+                if apply and uids:
+                    client.add_flags(uids, [DELETED])
+                    self._expunge(client, uids)
+        return found
 
     def _connect(self) -> IMAPClient:
         account = self.account

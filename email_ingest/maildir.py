@@ -6,6 +6,7 @@ Each message is stored (raw bytes, sha256, Message-ID) in one transaction before
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import mailbox
 from collections.abc import Iterator, Sequence
@@ -96,6 +97,19 @@ class MaildirSource:
             source = self._file(key)
             source.rename(self.path / f".{folder}" / "cur" / source.name)
         self.box = mailbox.Maildir(self.path, create=False)
+
+    def purge_before(self, cutoff: dt.datetime, apply: bool) -> int:
+        """Count, and with `apply` delete, the messages of the processed and quarantine folders delivered before
+        `cutoff` (the retention schedule; the database keeps its own copy, anonymized on the same schedule)."""
+        found = 0
+        for folder in (PROCESSED_FOLDER, QUARANTINE_FOLDER):
+            for part in ("cur", "new"):
+                for file in (self.path / f".{folder}" / part).glob("*"):
+                    if file.is_file() and file.stat().st_mtime < cutoff.timestamp():  # moves keep the mtime
+                        found += 1
+                        if apply:
+                            file.unlink(missing_ok=True)
+        return found
 
     def _file(self, key: str) -> Path:
         return self.path / self.box._lookup(key)  # type: ignore[attr-defined]

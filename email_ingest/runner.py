@@ -45,6 +45,10 @@ class MailSource(Protocol):
         """Move stored messages out of the inbox, at once or grouped until the pass over `pending()` ends."""
         ...
 
+    def purge_before(self, cutoff: dt.datetime, apply: bool) -> int:
+        """Count (and with `apply` delete) processed and quarantined messages older than `cutoff`: retention."""
+        ...
+
 
 @runtime_checkable
 class TrackedSource(Protocol):

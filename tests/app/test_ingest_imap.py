@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import ssl
@@ -299,3 +300,31 @@ def test_the_ingest_command_reads_imap_when_a_host_is_set(mailbox: Mailbox, sett
     refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "plaintext IMAP is allowed only to loopback" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_retention_deletes_processed_and_quarantined_mail_older_than_the_cutoff(
+    mailbox: Mailbox, session_factory: sessionmaker[Session]
+) -> None:
+    long_ago, recently = dt.datetime(2023, 1, 5, 9, tzinfo=dt.UTC), dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC)
+    mail = [
+        ("Processed", long_ago, "<old@x.org>"),
+        ("Processed", recently, "<recent@x.org>"),
+        ("Quarantine", long_ago, "<old-junk@x.org>"),
+        ("INBOX", long_ago, "<unread@x.org>"),  # not yet stored: retention never touches the inbox
+    ]
+    ingester = source(mailbox, session_factory)
+    with connect(mailbox) as client:
+        for folder in ("Processed", "Quarantine"):
+            client.create_folder(folder)
+        for folder, arrived, message_id in mail:
+            client.append(folder, resident_email("Old request", "Pothole on Mill St", message_id), msg_time=arrived)
+    cutoff = dt.datetime(2024, 11, 23, tzinfo=dt.UTC)
+    assert ingester.purge_before(cutoff, apply=False) == 2
+    assert ingester.purge_before(cutoff, apply=True) == 2
+    assert ingester.purge_before(cutoff, apply=False) == 0
+    with connect(mailbox) as client:
+        left = {}
+        for folder in ("Processed", "Quarantine", "INBOX"):
+            client.select_folder(folder, readonly=True)
+            left[folder] = len(client.search(["ALL"]))
+    assert left == {"Processed": 1, "Quarantine": 0, "INBOX": 1}

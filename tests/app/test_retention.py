@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from civicdesk.models import (
     TriageCorrection,
 )
 from civicdesk.settings import Settings, get_settings
+from email_ingest.maildir import PROCESSED_FOLDER, QUARANTINE_FOLDER, MaildirSource
 
 NOW = dt.datetime(2030, 6, 1, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -166,3 +168,27 @@ def test_the_command_is_a_dry_run_unless_told_to_apply(
     refused = runner.invoke(app, ["retention", "run"], env={**cli_env, "CIVICDESK_RETENTION_DAYS": '{"audit_log": 30}'})
     # main() turns a UserError into one line on stderr and exit status 2 (test_cli.py checks that path)
     assert isinstance(refused.exception, UserError) and "365-day minimum" in str(refused.exception)
+
+
+def test_the_mailbox_keeps_stored_mail_only_as_long_as_the_schedule(
+    aged: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Maildir here; the IMAP folders are purged the same way (test_ingest_imap.py, on Dovecot)."""
+    source = MaildirSource(tmp_path / "inbox")
+    files = {
+        "old": (PROCESSED_FOLDER, 800),
+        "young": (PROCESSED_FOLDER, 364),
+        "old-junk": (QUARANTINE_FOLDER, 3000),
+    }
+    for name, (folder, days) in files.items():
+        path = tmp_path / "inbox" / f".{folder}" / "cur" / f"{name}.eml"
+        path.write_bytes(b"From: Jo <jo@example.ca>\r\nSubject: old\r\n\r\nhello")
+        moment = (NOW - days * DAY).timestamp()
+        os.utime(path, (moment, moment))
+    unread = source.box.add(b"From: Jo <jo@example.ca>\r\n\r\nnot stored yet")
+    with transaction(aged) as session:
+        outcomes = retention.run(session, NOW, {}, None, apply=True, mail_store=source.purge_before)
+    assert {o.record_type: o.count for o in outcomes}["mail_store"] == 2
+    left = sorted(p.name for p in (tmp_path / "inbox").glob(".*/cur/*"))
+    assert left == ["young.eml"]
+    assert unread in source.box

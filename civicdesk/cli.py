@@ -400,13 +400,18 @@ def retention_run(
         )
     if as_json:
         typer.echo(json.dumps({"applied": apply, "records": [o.as_dict() for o in outcomes]}, indent=2))
-        return
+        raise SystemExit(1 if any(outcome.error for outcome in outcomes) else 0)
     verb = {"delete": "deleted", "anonymize": "anonymized"}
     for outcome in outcomes:
         done = verb[outcome.action] if apply else f"would be {verb[outcome.action]}"
+        if outcome.error:
+            typer.echo(f"{outcome.record_type:<20} not reached: {outcome.error}", err=True)
+            continue
         typer.echo(f"{outcome.record_type:<20} {outcome.count:>6} {done} (older than {outcome.cutoff:%Y-%m-%d})")
     if not apply:
         typer.echo("dry run: nothing changed; run with --apply to apply the schedule")
+    if any(outcome.error for outcome in outcomes):
+        raise SystemExit(1)
 
 
 EmailOption = Annotated[str | None, typer.Option("--email", help="The resident's email address.")]

@@ -13,6 +13,7 @@ The periods below are the Region's defaults; `CIVICDESK_RETENTION_DAYS` override
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,8 @@ from civicdesk.models import (
     TriageCorrection,
 )
 from civicdesk.privacy import redact
+
+log = logging.getLogger(__name__)
 
 MINIMUM_DAYS = 365
 DAY = dt.timedelta(days=1)
@@ -94,6 +97,7 @@ class Outcome:
     days: int
     cutoff: dt.datetime
     count: int
+    error: str | None = None  # the mailbox could not be purged (the database part still applies)
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "cutoff": self.cutoff.isoformat()}
@@ -298,5 +302,10 @@ def run(
         outcomes.append(Outcome("assistant_trackers", "delete", days["chat_transcripts"], cutoff, count))
     if mail_store is not None:
         cutoff = now - days["email_messages"] * DAY
-        outcomes.append(Outcome("mail_store", "delete", days["email_messages"], cutoff, mail_store(cutoff, apply)))
+        try:
+            outcomes.append(Outcome("mail_store", "delete", days["email_messages"], cutoff, mail_store(cutoff, apply)))
+        except Exception as error:  # a mail server down or refusing: say so, and keep what the database did
+            log.warning("retention: the mailbox could not be purged: %s", error)
+            reason = f"{type(error).__name__}: {error}"
+            outcomes.append(Outcome("mail_store", "delete", days["email_messages"], cutoff, 0, reason))
     return outcomes

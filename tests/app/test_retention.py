@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import add_resident_records
+from helpers import add_resident_records, free_port
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
@@ -192,3 +192,16 @@ def test_the_mailbox_keeps_stored_mail_only_as_long_as_the_schedule(
     left = sorted(p.name for p in (tmp_path / "inbox").glob(".*/cur/*"))
     assert left == ["young.eml"]
     assert unread in source.box
+
+
+def test_a_mail_server_that_cannot_be_reached_is_reported_and_the_database_part_still_applies(
+    aged: sessionmaker[Session], cli_env: dict[str, str]
+) -> None:
+    env = {**cli_env, "CIVICDESK_IMAP_HOST": "127.0.0.1", "CIVICDESK_IMAP_PORT": str(free_port())}
+    env |= {"CIVICDESK_IMAP_SECURITY": "plain", "CIVICDESK_IMAP_TIMEOUT_SECONDS": "2"}
+    env |= {"CIVICDESK_IMAP_USERNAME": "servicefirst", "CIVICDESK_IMAP_PASSWORD": "not-used"}
+    result = CliRunner().invoke(app, ["retention", "run", "--apply"], env=env)
+    assert result.exit_code == 1
+    assert "mail_store" in result.output and "not reached: ConnectionRefusedError" in result.output
+    with aged() as session:  # the real clock: the "old" and "middle" records are past their periods already
+        assert session.scalars(select(Conversation.public_id).where(Conversation.public_id == "conv-old")).all() == []

@@ -390,6 +390,26 @@ def close(session: Session, conversation: Conversation, actor: str) -> ChatMessa
     )
 
 
+RATINGS = range(1, 6)  # the end-of-chat survey: 1 poor ... 5 excellent
+
+
+def end_by_resident(
+    session: Session, conversation: Conversation, rating: int | None = None, comment: str | None = None
+) -> ChatMessage:
+    """The resident ended the chat, with the end-of-chat survey's answer if they gave one. A conversation an
+    agent closed can still be rated; one an agent holds or that waits in the queue leaves the queue."""
+    if rating is not None:
+        if rating not in RATINGS:
+            raise InvalidInput("rating", "the rating is a number from 1 (poor) to 5 (excellent)")
+        conversation.rating, conversation.rating_comment = rating, (comment or "").strip()[:1000] or None
+    if conversation.owner != "closed":
+        _end(conversation)
+    thanks = (
+        "Thank you for your feedback." if rating is not None else "Thank you for contacting Northvale Service First."
+    )
+    return record(session, conversation, "system", f"You ended the chat. {thanks}", {"owner": "closed"})
+
+
 def link_request(session: Session, conversation: Conversation, request: ServiceRequest) -> ChatMessage:
     """Tie a service request to the conversation and tell the resident its reference."""
     conversation.service_request_id = request.id

@@ -632,6 +632,9 @@ class Conversation(Base):
     # The last wait for an agent, kept after it ends (waiting_since is cleared): service levels are measured on it.
     queued_at: Mapped[dt.datetime | None]
     claimed_at: Mapped[dt.datetime | None]
+    # The end-of-chat survey: 1 (poor) to 5 (excellent), and what the resident added.
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rating_comment: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[dt.datetime | None]
 
     messages: Mapped[list[ChatMessage]] = relationship(back_populates="conversation", order_by="ChatMessage.id")

@@ -4,7 +4,8 @@ Server -> browser: {"type": "conversation", "id", "owner", "history": [message..
 {"type": "typing"} while the assistant thinks, {"type": "message", ...} for each new message from the assistant,
 an agent or the system, {"type": "queue", "position"} when the place in the agent queue changes, and
 {"type": "error", "message", "field"?} for input it cannot take.
-Browser -> server: {"type": "message", "text"}; a pressed quick-reply button sends {"type": "message", "text":
+Browser -> server: {"type": "end", "rating"?: 1-5, "comment"?} when the resident ends the chat (the end-of-chat
+survey); {"type": "message", "text"}; a pressed quick-reply button sends {"type": "message", "text":
 title, "payload": payload}; a waiting resident taking the offer sends {"type": "leave_message", "choice":
 "callback" | "message", "text", "name", "phone", "email"}.
 A browser that reconnects with `?conversation=<id>` resumes that conversation with its history; the id is
@@ -149,8 +150,15 @@ def message_json(message: ChatMessage) -> dict[str, Any]:
 
 
 def problem(data: Any) -> str | None:
-    if not isinstance(data, dict) or data.get("type") not in ("message", "leave_message"):
+    if not isinstance(data, dict) or data.get("type") not in ("message", "leave_message", "end"):
         return 'send {"type": "message", "text": "..."}'
+    if data["type"] == "end":
+        rating, comment = data.get("rating"), data.get("comment")
+        if rating is not None and (isinstance(rating, bool) or rating not in chat.RATINGS):
+            return "the rating is a number from 1 (poor) to 5 (excellent)"
+        if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_MESSAGE_CHARS):
+            return f"the comment must be text of at most {MAX_MESSAGE_CHARS} characters"
+        return None
     text = data.get("text")
     if not isinstance(text, str) or not text.strip():
         return "the message is empty"
@@ -230,6 +238,11 @@ def _button_offered(factory: sessionmaker[Session], conversation_id: int, payloa
         return any(payload == b.get("payload") for buttons in recent for b in buttons.get("buttons", []))
 
 
+def _end_chat(factory: sessionmaker[Session], conversation_id: int, data: dict[str, Any]) -> None:
+    with chat.writing(factory) as session:
+        chat.end_by_resident(session, chat.get(session, conversation_id), data.get("rating"), data.get("comment"))
+
+
 def _leave_message(factory: sessionmaker[Session], conversation_id: int, data: dict[str, Any]) -> None:
     with chat.writing(factory) as session:
         conversation = chat.get(session, conversation_id)
@@ -299,6 +312,10 @@ class ResidentSocket:
                 continue
             if data["type"] == "leave_message":
                 await self.leave_message(data)
+                continue
+            if data["type"] == "end":
+                await to_thread.run_sync(_end_chat, self.factory, self.opened.conversation_id, data)
+                self.hub.notify(self.opened.conversation_id)  # the reply arrives like any new message
                 continue
             text, rasa_text = data["text"].strip(), None
             if "payload" in data:

@@ -94,3 +94,31 @@ def test_rasa_replies_become_messages_and_a_handoff_request_is_seen() -> None:
     assert [r.text[:10] for r in replies] == ["Did that a", "I'm passin"]
     assert replies[0].buttons == [{"title": "Yes", "payload": "/affirm"}]
     assert handoff == "resident_request"
+
+
+def test_ending_the_chat_with_the_survey_closes_it_and_keeps_the_rating(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    with client.websocket_connect("/chat/ws") as socket:
+        conversation = socket.receive_json()["id"]
+        socket.send_json({"type": "message", "text": "Is my street being plowed tonight?"})
+        for _ in range(3):  # typing, then the assistant is down and the chat is queued
+            socket.receive_json()
+        for wrong, message in (
+            ({"type": "end", "rating": 6}, "from 1 (poor) to 5"),
+            ({"type": "end", "rating": True}, "from 1 (poor) to 5"),
+            ({"type": "end", "rating": 4, "comment": 7}, "the comment must be text"),
+        ):
+            socket.send_json(wrong)
+            assert message in socket.receive_json()["message"]
+        socket.send_json({"type": "end", "rating": 4, "comment": "  Quick answer, thanks!  "})
+        ended = socket.receive_json()
+    assert ended["author"] == "system" and ended["text"] == "You ended the chat. Thank you for your feedback."
+    with session_factory() as session:
+        stored = chat.find(session, conversation)
+        assert (stored.owner, stored.rating, stored.rating_comment) == ("closed", 4, "Quick answer, thanks!")
+        assert chat.waiting(session) == []  # it left the agents' queue
+    with client.websocket_connect("/chat/ws") as socket:
+        socket.receive_json()
+        socket.send_json({"type": "end"})  # no rating: the survey is optional
+        assert socket.receive_json()["text"] == "You ended the chat. Thank you for contacting Northvale Service First."

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import delete, select
 from test_console import SCRIPT, FakeRasa
 
-from civicdesk import migrate, seed
+from civicdesk import chat, migrate, seed
 from civicdesk.db import make_engine, make_session_factory, transaction
 from civicdesk.models import ChatMessage, Department, Holiday
 from civicdesk.settings import PROJECT_ROOT, Settings
@@ -225,3 +225,33 @@ def test_the_widget_and_the_page_pass_axe_on_a_phone(page: Page) -> None:
     assert box is not None and box["width"] >= PHONE["width"] - 1  # the panel fills a phone's screen
     page.screenshot(path=str(ARTIFACTS / "widget-phone.png"))
     assert_accessible(page)
+
+
+@pytest.mark.timeout(180)
+def test_ending_the_chat_asks_for_a_rating_and_the_next_message_starts_afresh(page: Page, settings: Settings) -> None:
+    page.get_by_role("button", name="Chat with us").click()
+    page.locator("#nvc-input").fill("When is the landfill open?")
+    page.locator("#nvc-input").press("Enter")
+    bot_says(page, "You said: When is the landfill open?")
+    first = page.evaluate("sessionStorage.getItem('northvale-chat-conversation')")
+    page.get_by_role("button", name="End chat").click()
+    survey = page.get_by_role("group", name="Before you go: how did we do? (optional)")
+    expect(survey).to_be_visible()
+    assert_accessible(page)
+    page.keyboard.press("ArrowRight")  # from "1 Poor" (focused) to "2 Fair", as radio groups do
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_label("4 Very good")).to_be_checked()
+    page.get_by_label("Anything we could do better? (optional)").fill("Clear answer.")
+    page.get_by_role("button", name="End the chat").click()
+    expect(page.locator(".nvc-msg-system").filter(has_text="Thank you for your feedback.")).to_be_visible()
+    engine = make_engine(settings.sqlalchemy_url)
+    with make_session_factory(engine)() as session:
+        ended = chat.find(session, first)
+        assert (ended.owner, ended.rating, ended.rating_comment) == ("closed", 4, "Clear answer.")
+    engine.dispose()
+    page.locator("#nvc-input").fill("And the hazardous waste depot?")
+    page.locator("#nvc-input").press("Enter")
+    bot_says(page, "You said: And the hazardous waste depot?")
+    second = page.evaluate("sessionStorage.getItem('northvale-chat-conversation')")
+    assert second and second != first  # a new conversation; the ended one is not resumed

@@ -74,7 +74,9 @@
   const closeButton = el("button", "nvc-close", "Minimize");
   closeButton.type = "button";
   closeButton.setAttribute("aria-label", "Minimize the chat");
-  header.append(title, closeButton);
+  const endButton = el("button", "nvc-end", "End chat");
+  endButton.type = "button";
+  header.append(title, endButton, closeButton);
 
   const notice = el("p", "nvc-notice");
   notice.append(
@@ -259,6 +261,7 @@
 
   function connect() {
     if (socket) return;
+    forgotten = false;
     const scheme = origin.startsWith("https:") ? "wss:" : "ws:";
     const url = scheme + origin.slice(origin.indexOf("//")) + "/chat/ws" +
       (conversationId ? "?conversation=" + encodeURIComponent(conversationId) : "");
@@ -282,6 +285,7 @@
         panel.classList.remove("nvc-busy");
         setStatus(data.position ? "You are number " + data.position + " in the queue for an agent." : "");
         if (!list.querySelector('[data-id="' + data.id + '"]')) addMessage(data);
+        if (ended && data.author === "system") forgetConversation();
       } else if (data.type === "queue") {
         setStatus("You are number " + data.position + " in the queue for an agent.");
       } else if (data.type === "error") {
@@ -294,12 +298,71 @@
       socket = null;
       connected = false;
       panel.classList.remove("nvc-busy");
-      if (!panel.hidden) {
+      if (!panel.hidden && !forgotten) {  // an ended chat waits for the next message to start anew
         setStatus("Reconnecting…");
         window.setTimeout(connect, retry);
         retry = Math.min(retry * 2, 30000);
       }
     });
+  }
+
+  // ---- ending the chat, with the end-of-chat survey ------------------------------------------------------
+  let ended = false; // the resident ended this conversation: the next message starts a new one
+  function showSurvey() {
+    if (list.querySelector(".nvc-survey")) { list.querySelector(".nvc-survey input").focus(); return; }
+    const item = el("li", "nvc-survey");
+    const survey = el("form", "nvc-offer-form");
+    const group = el("fieldset", "nvc-rating");
+    group.appendChild(el("legend", "", "Before you go: how did we do? (optional)"));
+    const words = ["Poor", "Fair", "Good", "Very good", "Excellent"];
+    words.forEach(function (word, index) {
+      const id = "nvc-rating-" + (index + 1);
+      const choice = el("input");
+      choice.type = "radio";
+      choice.name = "rating";
+      choice.value = String(index + 1);
+      choice.id = id;
+      const label = el("label", "", (index + 1) + " " + word);
+      label.htmlFor = id;
+      group.append(choice, label);
+    });
+    const commentLabel = el("label", "", "Anything we could do better? (optional)");
+    commentLabel.htmlFor = "nvc-rating-comment";
+    const comment = el("textarea");
+    comment.id = "nvc-rating-comment";
+    comment.maxLength = MAX_CHARS;
+    comment.rows = 2;
+    const submit = el("button", "nvc-send", "End the chat");
+    submit.type = "submit";
+    const cancel = el("button", "nvc-reply", "Keep chatting");
+    cancel.type = "button";
+    survey.append(group, commentLabel, comment, submit, cancel);
+    item.appendChild(survey);
+    list.appendChild(item);
+    log.scrollTop = log.scrollHeight;
+    cancel.addEventListener("click", function () { item.remove(); input.focus(); });
+    survey.addEventListener("submit", function (event) {
+      event.preventDefault();
+      const picked = survey.querySelector("input[name=rating]:checked");
+      const data = { type: "end" };
+      if (picked) data.rating = Number(picked.value);
+      if (comment.value.trim()) data.comment = comment.value.trim();
+      item.remove();
+      transmit(data);
+      ended = true;
+      input.focus();
+    });
+    group.querySelector("input").focus();
+  }
+
+  // After the end, the conversation is forgotten: the next message opens a new one.
+  let forgotten = false;
+  function forgetConversation() {
+    ended = false;
+    forgotten = true;
+    conversationId = null;
+    store(STORE_ID, null);
+    if (socket) socket.close();
   }
 
   // ---- opening, closing, typing --------------------------------------------------------------------------
@@ -322,6 +385,7 @@
 
   launcher.addEventListener("click", open);
   closeButton.addEventListener("click", close);
+  endButton.addEventListener("click", showSurvey);
   panel.addEventListener("keydown", function (event) {
     if (event.key === "Escape") close();
   });

@@ -29,7 +29,15 @@ from sqlalchemy.orm import Session
 from civicdesk import audit, business_time, email_cases
 from civicdesk.chat import CONTACT_CENTRE
 from civicdesk.db import utcnow
-from civicdesk.models import Conversation, Department, Holiday, InboundEmail, OutboundMessage, StaffUser
+from civicdesk.models import (
+    Conversation,
+    Department,
+    Holiday,
+    InboundEmail,
+    OutboundMessage,
+    ServiceRequest,
+    StaffUser,
+)
 
 MINUTE = 1 / 60  # in hours
 QUEUE_TARGET_HOURS: dict[str, dict[str, float]] = {
@@ -71,6 +79,11 @@ def state(since: dt.datetime, due: dt.datetime | None, now: dt.datetime) -> str:
     if now >= since + (due - since) * DUE_SOON_SHARE:
         return "due_soon"
     return "ok"
+
+
+def request_state(request: ServiceRequest, now: dt.datetime) -> str:
+    """A service request's standing against its target: a closed request is no longer counted down."""
+    return "ok" if request.status == "closed" else state(request.created_at, request.due_at, now)
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,10 @@ from civicdesk import auth, chat, service_levels
 from civicdesk.business_time import REGION_TZ
 from civicdesk.cli import app
 from civicdesk.db import transaction, utcnow
-from civicdesk.models import AuditEntry, Conversation, InboundEmail, OutboundMessage
+from civicdesk.models import AuditEntry, Conversation, InboundEmail, OutboundMessage, ServiceRequest
 from civicdesk.settings import Settings, get_settings
 from civicdesk.web.console import dashboard, queue
+from civicdesk.web.console.templating import environment
 
 PASSWORD = "correct horse battery staple"
 MINUTE = dt.timedelta(minutes=1)
@@ -141,3 +142,17 @@ def test_the_escalation_command_reports_what_it_escalated(
     get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     assert f"escalated chat {late.id}" in result.output and "now urgent" in result.output
+
+
+def test_a_request_is_overdue_past_its_due_time_until_it_is_closed() -> None:
+    now = utcnow()
+    request = ServiceRequest(status="open", created_at=now - 3 * DAY, due_at=now - DAY)
+    assert service_levels.request_state(request, now) == "overdue"
+    badge = environment.get_template("console/service_level.html").render(sr=request)
+    assert "Overdue" in badge
+    request.due_at = now + 2 * MINUTE
+    assert service_levels.request_state(request, now) == "due_soon"
+    assert "Due soon" in environment.get_template("console/service_level.html").render(sr=request)
+    request.status = "closed"
+    assert service_levels.request_state(request, now) == "ok"
+    assert environment.get_template("console/service_level.html").render(sr=request).strip() == ""

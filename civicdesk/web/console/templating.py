@@ -15,7 +15,10 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from civicdesk import service_levels
 from civicdesk.business_time import REGION_TZ
+from civicdesk.db import utcnow
+from civicdesk.models import ServiceRequest
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -34,7 +37,13 @@ def local_time(moment: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return moment.astimezone(REGION_TZ).strftime(fmt) if moment else ""
 
 
+def service_level(request: ServiceRequest) -> str:
+    """ "ok", "due_soon" or "overdue" for a service request, now."""
+    return service_levels.request_state(request, utcnow())
+
+
 environment.filters["local"] = local_time
+environment.filters["service_level"] = service_level
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 import socket
 import threading
 from collections.abc import Callable
 from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -165,3 +168,55 @@ def add_resident_records(session: Session, now: dt.datetime, tag: str, age: dt.t
         TriageCorrection(subject="Pothole", body=f"call 905-555-0143 {tag}", corrected_by="agent", created_at=when)
     )
     session.add(AuditEntry(actor="agent", action="claim", record_type="conversation", record_id=tag, at=when))
+
+
+# What the fake assistant answers (FakeRasa.answer).
+SCRIPT = '<script>alert("pwned")</script><img src=x onerror="alert(1)">'
+HANDOFF = {
+    "handoff": {
+        "reason": "resident_request",
+        "summary": "Pothole on Harlow Road near Elm Street, about 30 cm wide",
+        "urgency": "urgent",
+        "slots": {"address": "Harlow Road at Elm Street", "hole_size": "30 cm", "empty": None},
+    }
+}
+MENU_PAYLOAD = '/ask_question{"kb_query": "garbage day"}'
+
+
+class FakeRasa:
+    """Rasa's REST webhook with scripted answers on loopback; remembers every (sender, message) it was sent.
+    Console and widget tests use it to check exactly what the gateway sends the assistant."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, str]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.received.append((body["sender"], body["message"]))
+                answer = json.dumps(fake.answer(body["message"])).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @staticmethod
+    def answer(message: str) -> list[dict[str, Any]]:
+        if message == "/handback":
+            return [{"text": "Thanks for waiting. Is there anything else I can help you with?"}]
+        if "agent" in message or "person" in message:
+            return [{"text": "I'm passing our conversation to a Service First agent."}, {"custom": HANDOFF}]
+        if message == "menu":
+            return [{"text": "Pick a topic.", "buttons": [{"title": "Garbage and recycling", "payload": MENU_PAYLOAD}]}]
+        if message == "markup please":
+            return [{"text": SCRIPT}]
+        return [{"text": f"You said: {message}"}]

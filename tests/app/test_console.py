@@ -1,26 +1,23 @@
 """The agent console and the live chat path, without a browser: sign-in, roles, CSRF, the queue, claim, reply,
 notes, service requests, hand back, the callback offer, and resident text staying text.
 
-A small fake Rasa (a loopback HTTP server with scripted answers) stands in for the assistant, so the tests can
-check exactly what the gateway sends it (`/handback`, a button's payload) and feed it a handoff with a summary.
-The real Rasa is used by test_chat_rasa.py and test_browser.py.
+helpers.FakeRasa stands in for the assistant, so the tests can check exactly what the gateway sends it
+(`/handback`, a button's payload) and feed it a handoff with a summary. The real Rasa is used by
+test_chat_rasa.py and test_browser.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from fastapi.testclient import TestClient
-from helpers import free_port
+from helpers import HANDOFF, MENU_PAYLOAD, SCRIPT, FakeRasa
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.websockets import WebSocketDisconnect
@@ -40,56 +37,8 @@ from civicdesk.settings import Settings
 from civicdesk.web.app import create_app
 
 PASSWORD = "correct horse battery staple"
-SCRIPT = '<script>alert("pwned")</script><img src=x onerror="alert(1)">'
-HANDOFF = {
-    "handoff": {
-        "reason": "resident_request",
-        "summary": "Pothole on Harlow Road near Elm Street, about 30 cm wide",
-        "urgency": "urgent",
-        "slots": {"address": "Harlow Road at Elm Street", "hole_size": "30 cm", "empty": None},
-    }
-}
-MENU_PAYLOAD = '/ask_question{"kb_query": "garbage day"}'
 # Checks that depend on no database feature run on SQLite only; the queue, search and chat flows run on both.
 SQLITE_ONLY = pytest.mark.parametrize("seeded_template", ["sqlite"], indirect=True)
-
-
-class FakeRasa:
-    """Rasa's REST webhook with scripted answers; remembers every (sender, message) it was sent."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, str]] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the http.server API)
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                fake.received.append((body["sender"], body["message"]))
-                answer = json.dumps(fake.answer(body["message"])).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @staticmethod
-    def answer(message: str) -> list[dict[str, Any]]:
-        if message == "/handback":
-            return [{"text": "Thanks for waiting. Is there anything else I can help you with?"}]
-        if "agent" in message or "person" in message:
-            return [{"text": "I'm passing our conversation to a Service First agent."}, {"custom": HANDOFF}]
-        if message == "menu":
-            return [{"text": "Pick a topic.", "buttons": [{"title": "Garbage and recycling", "payload": MENU_PAYLOAD}]}]
-        if message == "markup please":
-            return [{"text": SCRIPT}]
-        return [{"text": f"You said: {message}"}]
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,9 @@ from typing import Any
 
 import pytest
 import uvicorn
-from helpers import SEED_TODAY, free_port, make_settings
+from helpers import SCRIPT, SEED_TODAY, FakeRasa, free_port, make_settings
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import delete, select
-from test_console import SCRIPT, FakeRasa
 
 from civicdesk import chat, migrate, seed
 from civicdesk.db import make_engine, make_session_factory, transaction

@@ -25,7 +25,7 @@ import json
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["chat"])
 MAX_MESSAGE_CHARS = 2000
 MAX_FIELD_CHARS = 254
+# A person types a few messages a minute; a script flooding the socket (and, through it, Rasa and the database)
+# is slowed to this many per rolling minute per tab, and told so.
+MAX_MESSAGES_PER_MINUTE = 20
 BUTTON_LOOKBACK = 50  # a button pressed must have been offered among this many latest messages
 
 
@@ -269,6 +272,16 @@ class ResidentSocket:
         self.send_lock = anyio.Lock()
         self.last_position = opened.position
         self.delivered = opened.last_id  # the newest message id the browser has
+        self.recent: deque[float] = deque()  # when the last messages arrived, for the rate limit
+
+    def too_fast(self) -> str | None:
+        now = time.monotonic()
+        while self.recent and now - self.recent[0] > 60:
+            self.recent.popleft()
+        if len(self.recent) >= MAX_MESSAGES_PER_MINUTE:
+            return "you are sending messages very quickly; please wait a moment and try again"
+        self.recent.append(now)
+        return None
 
     async def send(self, data: dict[str, Any]) -> None:
         async with self.send_lock:
@@ -306,7 +319,7 @@ class ResidentSocket:
                 return
             except (ValueError, json.JSONDecodeError):
                 data = None  # not JSON
-            wrong = problem(data)
+            wrong = problem(data) or self.too_fast()
             if wrong:
                 await self.send({"type": "error", "message": wrong})
                 continue

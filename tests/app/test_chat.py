@@ -12,6 +12,7 @@ from civicdesk import chat
 from civicdesk.db import transaction
 from civicdesk.settings import Settings
 from civicdesk.web.app import create_app
+from civicdesk.web.chat import MAX_MESSAGES_PER_MINUTE
 
 
 @pytest.fixture
@@ -122,3 +123,13 @@ def test_ending_the_chat_with_the_survey_closes_it_and_keeps_the_rating(
         socket.receive_json()
         socket.send_json({"type": "end"})  # no rating: the survey is optional
         assert socket.receive_json()["text"] == "You ended the chat. Thank you for contacting Northvale Service First."
+
+
+def test_a_tab_flooding_the_socket_is_slowed_down_and_told_why(client: TestClient) -> None:
+    with client.websocket_connect("/chat/ws") as socket:
+        socket.receive_json()
+        for _ in range(MAX_MESSAGES_PER_MINUTE):  # each is answered
+            socket.send_json({"type": "end"})
+            assert socket.receive_json()["author"] == "system"
+        socket.send_json({"type": "message", "text": "one more"})
+        assert "sending messages very quickly" in socket.receive_json()["message"]

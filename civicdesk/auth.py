@@ -43,6 +43,7 @@ AREAS: dict[str, frozenset[str]] = {
     "knowledgebase": frozenset({"trainer", "supervisor", "admin"}),
     "gaps": frozenset({"trainer", "supervisor", "admin"}),
     "audit": frozenset({"supervisor", "admin"}),
+    "reports": frozenset({"supervisor", "admin"}),
 }
 
 MIN_PASSWORD_CHARS = 12

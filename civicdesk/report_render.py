@@ -40,15 +40,15 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
-_environment.filters["number"] = _number
-
 
 def has_chart(figure: Figure) -> bool:
     return figure.chart != "none" and bool(figure.rows)
 
 
 def _draw(figure: Figure, ax: Axes) -> None:
-    rows = figure.rows if figure.chart == "line" or figure.key == "requests_by_hour" else figure.rows[:MAX_BARS]
+    # A rate among counts (first-contact %) is in the table, not on the counts' axis.
+    rows = [r for r in figure.rows if figure.unit == "%" or not r[0].endswith("%")]
+    rows = rows if figure.chart == "line" or figure.key == "requests_by_hour" else rows[:MAX_BARS]
     labels = [label for label, _ in rows]
     values = [value for _, value in rows]
     if figure.chart == "barh":
@@ -99,6 +99,7 @@ def context(report: Report) -> dict[str, object]:
         "region": REGION,
         "centre": CENTRE,
         "charts": charts(report),
+        "number": _number,
         "generated": report.generated_at.astimezone(REGION_TZ).strftime("%Y-%m-%d %H:%M"),
     }
 

@@ -243,16 +243,18 @@ def assistant(session: Session, period: Period) -> list[Figure]:
 
 def first_contact_resolution(session: Session, period: Period) -> Figure:
     """Of the requests created in the period and closed before its end, the share resolved at first contact:
-    closed without ever being reopened, and with no second contact from the resident about it (at most one
-    email or chat linked to the request: the one that created it)."""
+    closed without ever being reopened, and with no second contact from the resident about it: no email or chat
+    linked to the request other than the one it was filed from (a request filed by phone, at the counter or on
+    the web has none of its own, so any linked email or chat is a second contact)."""
     closed = session.execute(
-        select(ServiceRequest.id).where(
+        select(ServiceRequest.id, ServiceRequest.channel).where(
             *_in(ServiceRequest.created_at, period),
             ServiceRequest.status == "closed",
             ServiceRequest.closed_at < period.end_utc,
         )
     ).all()
     ids = [row[0] for row in closed]
+    own = {row[0]: 1 if row[1] in ("email", "chat") else 0 for row in closed}  # the contact it was filed from
     reopened = set(
         session.scalars(
             select(ServiceRequestChange.request_id).where(
@@ -271,7 +273,8 @@ def first_contact_resolution(session: Session, period: Period) -> Figure:
             select(column, func.count()).select_from(table).where(column.in_(ids)).group_by(column)
         ):
             contacts[request_id] += count
-    first = sum(1 for i in ids if i not in reopened and contacts[i] <= 1)
+    again = {i for i in ids if contacts[i] > own[i]}
+    first = sum(1 for i in ids if i not in reopened and i not in again)
     return Figure(
         "first_contact_resolution",
         "First-contact resolution",
@@ -283,7 +286,7 @@ def first_contact_resolution(session: Session, period: Period) -> Figure:
             ("closed", float(len(ids))),
             ("first contact", float(first)),
             ("reopened", float(len(reopened))),
-            ("second contact", float(sum(1 for i in ids if contacts[i] > 1))),
+            ("second contact", float(len(again))),
             ("first contact %", _pct(first, len(ids))),
         ],
     )
@@ -391,7 +394,7 @@ def classifier(session: Session, period: Period) -> list[Figure]:
             *_in(TriageCorrection.created_at, period)
         )
     ).all()
-    names = dict(session.execute(select(Service.code, Service.name)).tuples().all())
+    names = {code: name for code, name in session.execute(select(Service.code, Service.name))}
     misroutes: Counter[str] = Counter()
     weeks: dict[dt.date, list[bool]] = defaultdict(list)
     for corrected, predicted, at in rows:

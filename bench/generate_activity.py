@@ -107,7 +107,9 @@ def _move_request(session: Session, request: ServiceRequest, created_at: dt.date
         "emergency": service.target_emergency_hours,
     }
     request.created_at = request.updated_at = created_at
-    request.due_at = business_time.due_time(created_at, request.urgency, targets, service.department.business_hours, holidays)
+    request.due_at = business_time.due_time(
+        created_at, request.urgency, targets, service.department.business_hours, holidays
+    )
     for change in request.history:
         change.at = created_at
 
@@ -122,13 +124,14 @@ def add_request(
     number: int = 1,
 ) -> ServiceRequest:
     """A request as the channel would file it, created at `created_at` (its due time counted from then)."""
+    street = STREETS[number % len(STREETS)]
     request = service_requests.create_request(
         session,
         service_requests.RequestIn(
             service_code=service_code,
-            description=f"Reported by {channel}: {service_code.replace('_', ' ')} near {STREETS[number % len(STREETS)]}",
+            description=f"Reported by {channel}: {service_code.replace('_', ' ')} near {street}",
             channel=channel,
-            address=f"{100 + number} {STREETS[number % len(STREETS)]}",
+            address=f"{100 + number} {street}",
             urgency=urgency,
             contact=service_requests.ContactIn(
                 name=f"Resident {number}", email=f"resident{number}@example.org", phone=f"905{2000000 + number}"

@@ -40,7 +40,6 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
-
 def has_chart(figure: Figure) -> bool:
     return figure.chart != "none" and bool(figure.rows)
 
@@ -161,7 +160,7 @@ def _table(page: Chart, figure: Figure, bottom: float, height: float) -> None:
         loc="upper center",
         colWidths=[0.75, 0.25],
     )
-    for (row, column), cell in table.get_celld().items():
+    for (_row, column), cell in table.get_celld().items():
         cell.get_text().set_horizontalalignment("left" if column == 0 else "right")
         cell.PAD = 0.03
     table.auto_set_font_size(False)

@@ -26,9 +26,10 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from civicdesk.business_time import REGION_TZ
 from civicdesk.models import (
@@ -130,8 +131,8 @@ def _pct(part: int, whole: int) -> float:
     return round(100 * part / whole, 1) if whole else 0.0
 
 
-def _in(column: object, period: Period) -> Iterable[object]:
-    return (column >= period.start_utc, column < period.end_utc)  # type: ignore[operator]
+def _in(column: InstrumentedAttribute[Any], period: Period) -> ColumnElement[bool]:
+    return and_(column >= period.start_utc, column < period.end_utc)
 
 
 def _counted(counter: Counter[str], order: Iterable[str] | None = None) -> list[tuple[str, float]]:
@@ -147,7 +148,7 @@ def volumes(session: Session, period: Period) -> list[Figure]:
         select(ServiceRequest.channel, Service.name, Department.name, ServiceRequest.created_at)
         .join(Service, Service.id == ServiceRequest.service_id)
         .join(Department, Department.id == ServiceRequest.department_id)
-        .where(*_in(ServiceRequest.created_at, period))
+        .where(_in(ServiceRequest.created_at, period))
     ).all()
     by_channel = Counter(r[0] for r in rows)
     by_service = Counter(r[1] for r in rows)
@@ -200,7 +201,7 @@ def assistant(session: Session, period: Period) -> list[Figure]:
     reasons = list(
         session.scalars(
             select(Conversation.handoff_reason).where(
-                *_in(Conversation.created_at, period), Conversation.id.in_(resident_wrote)
+                _in(Conversation.created_at, period), Conversation.id.in_(resident_wrote)
             )
         )
     )
@@ -248,7 +249,7 @@ def first_contact_resolution(session: Session, period: Period) -> Figure:
     the web has none of its own, so any linked email or chat is a second contact)."""
     closed = session.execute(
         select(ServiceRequest.id, ServiceRequest.channel).where(
-            *_in(ServiceRequest.created_at, period),
+            _in(ServiceRequest.created_at, period),
             ServiceRequest.status == "closed",
             ServiceRequest.closed_at < period.end_utc,
         )
@@ -272,7 +273,8 @@ def first_contact_resolution(session: Session, period: Period) -> Figure:
         for request_id, count in session.execute(
             select(column, func.count()).select_from(table).where(column.in_(ids)).group_by(column)
         ):
-            contacts[request_id] += count
+            if request_id is not None:
+                contacts[request_id] += count
     again = {i for i in ids if contacts[i] > own[i]}
     first = sum(1 for i in ids if i not in reopened and i not in again)
     return Figure(
@@ -298,8 +300,9 @@ def _minutes(deltas: list[dt.timedelta]) -> float:
 
 def time_to_route(session: Session, period: Period) -> Figure:
     rows = session.execute(
-        select(InboundEmail.status, InboundEmail.received_at, InboundEmail.processed_at, InboundEmail.handled_at)
-        .where(*_in(InboundEmail.received_at, period))
+        select(InboundEmail.status, InboundEmail.received_at, InboundEmail.processed_at, InboundEmail.handled_at).where(
+            _in(InboundEmail.received_at, period)
+        )
     ).all()
     automatic = [r[2] - r[1] for r in rows if r[0] == "routed" and r[2] is not None]
     by_agent = [r[3] - r[1] for r in rows if r[0] in ("needs_human", "quarantined") and r[3] is not None]
@@ -316,9 +319,7 @@ def time_to_route(session: Session, period: Period) -> Figure:
 
 
 def email_outcomes(session: Session, period: Period) -> Figure:
-    statuses = Counter(
-        session.scalars(select(InboundEmail.status).where(*_in(InboundEmail.received_at, period)))
-    )
+    statuses = Counter(session.scalars(select(InboundEmail.status).where(_in(InboundEmail.received_at, period))))
     return Figure(
         "emails_by_outcome",
         "Email by outcome",
@@ -332,18 +333,20 @@ def email_outcomes(session: Session, period: Period) -> Figure:
 
 def resolution_on_target(session: Session, period: Period) -> list[Figure]:
     rows = session.execute(
-        select(ServiceRequest.urgency, ServiceRequest.closed_at, ServiceRequest.due_at, ServiceRequest.created_at)
-        .where(*_in(ServiceRequest.created_at, period))
+        select(
+            ServiceRequest.urgency, ServiceRequest.closed_at, ServiceRequest.due_at, ServiceRequest.created_at
+        ).where(_in(ServiceRequest.created_at, period))
     ).all()
-    closed = [r for r in rows if r[1] is not None and r[1] < period.end_utc]
+    # (urgency, closed_at, due_at, created_at) of the requests closed before the period's end
+    closed = [(u, c, d, s) for u, c, d, s in rows if c is not None and c < period.end_utc]
     on_target = [r for r in closed if r[1] <= r[2]]
-    open_late = sum(1 for r in rows if (r[1] is None or r[1] >= period.end_utc) and r[2] < period.end_utc)
+    open_late = sum(1 for _, c, d, _ in rows if (c is None or c >= period.end_utc) and d < period.end_utc)
     by_urgency = []
     for urgency in ("emergency", "urgent", "routine"):
         done = [r for r in closed if r[0] == urgency]
         if done:
             by_urgency.append((urgency, _pct(sum(1 for r in done if r[1] <= r[2]), len(done))))
-    hours = [(r[1] - r[3]).total_seconds() / 3600 for r in closed]
+    hours = [(c - s).total_seconds() / 3600 for _, c, _, s in closed]
     return [
         Figure(
             "resolved_on_target",
@@ -391,7 +394,7 @@ def _predicted_service(predicted: dict[str, object]) -> str | None:
 def classifier(session: Session, period: Period) -> list[Figure]:
     rows = session.execute(
         select(TriageCorrection.service_code, TriageCorrection.predicted, TriageCorrection.created_at).where(
-            *_in(TriageCorrection.created_at, period)
+            _in(TriageCorrection.created_at, period)
         )
     ).all()
     names = {code: name for code, name in session.execute(select(Service.code, Service.name))}
@@ -499,7 +502,7 @@ def suggested_title(terms: list[str]) -> str:
 
 
 def knowledge_gaps(session: Session, period: Period) -> tuple[Figure, list[GapCluster]]:
-    queries = list(session.scalars(select(KnowledgeGap.query).where(*_in(KnowledgeGap.asked_at, period))))
+    queries = list(session.scalars(select(KnowledgeGap.query).where(_in(KnowledgeGap.asked_at, period))))
     clusters = cluster_gaps([redact(q) for q in queries])
     return (
         Figure(

@@ -51,7 +51,9 @@ async def reports_page(request: Request, staff: ReportStaff, start: str = "", en
 
 
 @router.get("/reports/download")
-async def download(request: Request, staff: ReportStaff, start: str = "", end: str = "", format: str = "pdf") -> Response:
+async def download(
+    request: Request, staff: ReportStaff, start: str = "", end: str = "", format: str = "pdf"
+) -> Response:
     if format not in report_render.FORMATS:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"format must be one of: {', '.join(report_render.FORMATS)}")
     try:

@@ -38,7 +38,7 @@ PASSWORD = "correct horse battery staple"
 SQLITE_ONLY = pytest.mark.parametrize("seeded_template", ["sqlite"], indirect=True)
 # A question with personal information in it: none of it may reach a report.
 PRIVATE_QUESTION = "my name is Jo Smith, call me at 905-555-0143 or jo.smith@example.ca about the fire pit permit"
-PRIVATE_BITS = ("Jo Smith", "905-555-0143", "555-0143", "jo.smith", "example.ca")
+PRIVATE_BITS = ("smith", "0143", "example.ca")  # looked for in lower case
 
 
 @pytest.fixture
@@ -185,7 +185,8 @@ def test_a_generated_month_matches_what_the_generator_made(session_factory: sess
 def month_report(session_factory: sessionmaker[Session]) -> reports.Report:
     with transaction(session_factory) as session:
         activity.generate_month(session, OCTOBER.start, seed=3)
-        activity.add_gap(session, activity.local(day(9), 12, 0), PRIVATE_QUESTION)
+        for hour in range(8, 16):  # asked often enough to be among the clusters shown
+            activity.add_gap(session, activity.local(day(9), hour, 0), PRIVATE_QUESTION)
     with session_factory() as session:
         return reports.build(session, OCTOBER)
 
@@ -205,7 +206,7 @@ def has_chart_colour(image: Image.Image) -> bool:
 
 def assert_private_bits_absent(text: str) -> None:
     for bit in PRIVATE_BITS:
-        assert bit not in text, bit
+        assert bit not in text.lower(), bit
 
 
 @SQLITE_ONLY

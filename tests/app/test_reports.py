@@ -341,6 +341,27 @@ def test_the_console_page_is_for_supervisors_and_administrators(console: Any) ->
     assert client.get("/console/reports/download" + query + "&format=docx").status_code == 400
 
 
+@SQLITE_ONLY
+@pytest.mark.timeout(180)
+def test_the_console_page_shows_its_charts_in_a_real_browser(console: Any, settings: Settings) -> None:
+    """The charts are data: URIs, which the console's Content-Security-Policy must let through."""
+    from playwright.sync_api import sync_playwright
+    from test_widget import ThreadedServer, assert_accessible, launch
+
+    with ThreadedServer(settings) as server, sync_playwright() as playwright:
+        browser = launch(playwright)
+        page = browser.new_page(base_url=server.url, viewport={"width": 1280, "height": 900})
+        page.goto("/console/reports?start=2026-10-01&end=2026-11-01")
+        page.get_by_label("Email").fill("supervisor@northvale.ca")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("heading", name="Reports", level=1).wait_for()
+        widths = page.eval_on_selector_all("main img", "images => images.map(i => i.complete && i.naturalWidth)")
+        assert len(widths) >= 10 and all(width and width > 300 for width in widths), widths
+        assert_accessible(page)
+        browser.close()
+
+
 def test_periods_are_checked() -> None:
     assert reports.parse_period("2026-10-01", "2026-11-01") == OCTOBER
     assert OCTOBER.start_utc == dt.datetime(2026, 10, 1, 4, 0, tzinfo=dt.UTC)  # midnight, Eastern daylight time

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import textwrap
 from pathlib import Path
 from typing import Literal
 
@@ -55,16 +56,17 @@ def _draw(figure: Figure, ax: Axes) -> None:
         ax.barh(positions, values, color=COLOUR)
         ax.set_yticks(positions, [label if len(label) <= 40 else label[:39] + "…" for label in labels], fontsize=8)
         ax.set_xlabel(figure.unit)
-    elif figure.chart == "line":
-        ax.plot(labels, values, marker="o", color=COLOUR)
+    else:
+        positions = list(range(len(rows)))
+        if figure.chart == "line":
+            ax.plot(positions, values, marker="o", color=COLOUR)
+        else:
+            ax.bar(positions, values, color=COLOUR)
+        tilted = max(len(label) for label in labels) > 6  # long labels would run into each other
+        ax.set_xticks(positions, labels, rotation=30 if tilted else 0, ha="right" if tilted else "center", fontsize=8)
         ax.set_ylabel(figure.unit)
         if figure.unit == "%":
             ax.set_ylim(0, 100)
-        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
-    else:
-        ax.bar(labels, values, color=COLOUR)
-        ax.set_ylabel(figure.unit)
-        ax.tick_params(axis="x", labelrotation=30 if max(len(label) for label in labels) > 6 else 0, labelsize=8)
     if figure.unit != "%" and all(float(v).is_integer() for v in values):  # counts: no 2.5 requests on an axis
         (ax.xaxis if figure.chart == "barh" else ax.yaxis).set_major_locator(MaxNLocator(integer=True))
     ax.set_title(figure.title, fontsize=12)
@@ -172,11 +174,12 @@ def _figure_page(pdf: PdfPages, figure: Figure) -> None:
     page = _page()
     if has_chart(figure):
         left = 0.32 if figure.chart == "barh" else 0.12  # room for long service names
-        _draw(figure, page.add_axes((left, 0.58, 0.9 - left, 0.33)))
+        _draw(figure, page.add_axes((left, 0.6, 0.9 - left, 0.32)))
     else:
         page.text(0.5, 0.85, figure.title, ha="center", fontsize=14)
-    page.text(0.5, 0.52, figure.note or figure.caption, ha="center", fontsize=9, wrap=True)
-    _table(page, figure, 0.05, 0.44)
+    caption = textwrap.fill(figure.note or figure.caption, 100)
+    page.text(0.5, 0.52, caption, ha="center", va="top", fontsize=9)
+    _table(page, figure, 0.04, 0.42)
     pdf.savefig(page)
 
 

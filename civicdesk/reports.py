@@ -503,7 +503,8 @@ def suggested_title(terms: list[str]) -> str:
 
 def knowledge_gaps(session: Session, period: Period) -> tuple[Figure, list[GapCluster]]:
     queries = list(session.scalars(select(KnowledgeGap.query).where(_in(KnowledgeGap.asked_at, period))))
-    clusters = cluster_gaps([redact(q) for q in queries])
+    redacted = {q: redact(q) for q in set(queries)}  # the same question is often asked many times
+    clusters = cluster_gaps([redacted[q] for q in queries])
     return (
         Figure(
             "knowledge_gaps",

@@ -454,36 +454,41 @@ def cluster_gaps(questions: list[str]) -> list[GapCluster]:
     distinct = [q for q, _ in asked.most_common(GAP_DISTINCT_LIMIT)]
     if not distinct:
         return []
-    texts = [_TOKEN.sub(" ", q.lower()) for q in distinct]  # "<PHONE>" says nothing about the topic
+    texts = [_TOKEN.sub(" ", q).lower() for q in distinct]  # "<PHONE>" says nothing about the topic
+    times = numpy.array([asked[q] for q in distinct], dtype=float)
     vectorizer = TfidfVectorizer(stop_words=stop_words, ngram_range=(1, 2), min_df=1, sublinear_tf=True)
     try:
         matrix = vectorizer.fit_transform(texts)
-    except ValueError:  # only stop words: nothing to cluster on
-        return [GapCluster(sum(asked.values()), [], "Questions to review", distinct[:GAP_EXAMPLES])]
-    if len(distinct) == 1:
-        labels = [0]
-    else:
+    except ValueError:  # nothing but stop words and redacted details: nothing to cluster on
+        return [GapCluster(int(times.sum()), [], "Questions to review", distinct[:GAP_EXAMPLES])]
+    # Questions left with no words (only stop words or redacted details) cannot be compared: they form one group.
+    worded = [i for i in range(len(distinct)) if matrix[i].nnz]
+    wordless = [i for i in range(len(distinct)) if not matrix[i].nnz]
+    labels = [0] * len(worded)
+    if len(worded) > 1:
         model = AgglomerativeClustering(
             n_clusters=None, distance_threshold=GAP_DISTANCE, metric="cosine", linkage="average"
         )
-        labels = list(model.fit_predict(matrix.toarray()))
+        labels = [int(label) for label in model.fit_predict(matrix[worded].toarray())]
+    members: dict[int, list[int]] = defaultdict(list)
+    for index, label in zip(worded, labels, strict=True):
+        members[label].append(index)
     terms = vectorizer.get_feature_names_out()
     pairs = numpy.array([len(str(t).split()) for t in terms])
-    members: dict[int, list[int]] = defaultdict(list)
-    for index, label in enumerate(labels):
-        members[int(label)].append(index)
-    clusters = []
     present = (matrix > 0).astype(float)
+    clusters = []
     for indexes in members.values():
         # Terms in most of the cluster's questions (weighted by how often each was asked) name its topic; a
         # word pair beats its single words on a tie, and TF-IDF weight breaks the remaining ties.
-        asks = [asked[distinct[i]] for i in indexes]
-        shared = sum(present[i].toarray()[0] * n for i, n in zip(indexes, asks, strict=True))
-        weight = sum(matrix[i].toarray()[0] * n for i, n in zip(indexes, asks, strict=True))
+        shared = numpy.asarray(present[indexes].T @ times[indexes]).ravel()
+        weight = numpy.asarray(matrix[indexes].T @ times[indexes]).ravel()
         score = shared + 0.1 * pairs + 0.01 * weight
         top = [str(terms[j]) for j in score.argsort()[::-1][:4] if shared[j] > 0]
         examples = sorted((distinct[i] for i in indexes), key=lambda q: -asked[q])[:GAP_EXAMPLES]
-        clusters.append(GapCluster(sum(asks), top, suggested_title(top), examples))
+        clusters.append(GapCluster(int(times[indexes].sum()), top, suggested_title(top), examples))
+    if wordless:
+        examples = [distinct[i] for i in wordless[:GAP_EXAMPLES]]  # `distinct` is most asked first
+        clusters.append(GapCluster(int(times[wordless].sum()), [], "Questions to review", examples))
     clusters.sort(key=lambda c: (-c.size, c.title))
     return clusters[:GAP_CLUSTERS]
 

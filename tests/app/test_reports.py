@@ -369,3 +369,12 @@ def test_periods_are_checked() -> None:
     for start, end in (("2026-10-01", "2026-10-01"), ("2025-01-01", "2026-10-01"), ("October", "2026-11-01")):
         with pytest.raises(InvalidInput):
             reports.parse_period(start, end)
+
+
+def test_questions_with_no_words_left_are_grouped_for_review() -> None:
+    """A question that is nothing but redacted details or stop words cannot be compared with the others."""
+    clusters = reports.cluster_gaps(["<PHONE>", "yard waste", "yard waste pickup", "<PHONE> <EMAIL>", "is it"])
+    assert [(c.size, c.title) for c in clusters] == [(3, "Questions to review"), (2, "Yard waste: pickup")]
+    assert reports.cluster_gaps([]) == []
+    assert [c.title for c in reports.cluster_gaps(["the", "and"])] == ["Questions to review"]
+    assert [c.title for c in reports.cluster_gaps(["dog licence"])] == ["Dog licence"]

@@ -10,7 +10,8 @@ month's days and busier in business hours. Everything goes in through the servic
 `chat`, `email_cases`), then the timestamps are moved into the month, as if it had happened then.
 
 `generate_month` returns a `Ledger`: what it made, tallied as it made it, which the tests compare with the
-report's figures. At scale 1 a month is about 400 records (the tests use it); `--scale 20` makes a busy centre.
+report's figures. At scale 1 a month is about 500 records (230 requests, 120 chats, 90 emails, 60 questions),
+which the tests use; `--scale 20` makes a busy centre (about 4,400 requests).
 Without --database-url the script makes a scratch SQLite database, migrates and seeds it, fills it, then prints
 how long the report takes to compute and to render in each format.
 """
@@ -365,7 +366,7 @@ def generate_month(session: Session, month: dt.date, *, seed: int = 7, scale: fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--month", default="2026-10", help="YYYY-MM (default 2026-10)")
-    parser.add_argument("--scale", type=float, default=1.0, help="1 is about 400 records")
+    parser.add_argument("--scale", type=float, default=1.0, help="1 is about 500 records")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--database-url", help="a migrated, seeded database (default: a scratch SQLite file)")
     parser.add_argument("--out", type=Path, help="also write the report here (.html, .pdf or .csv)")

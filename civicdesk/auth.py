@@ -45,6 +45,7 @@ AREAS: dict[str, frozenset[str]] = {
     "audit": frozenset({"supervisor", "admin"}),
     "dashboard": frozenset({"supervisor", "admin"}),  # queues, service levels, emergencies right now
     "models": frozenset({"trainer", "admin"}),  # triage model versions: retrain, promote, roll back
+    "reports": frozenset({"supervisor", "admin"}),  # reports for leadership and Council
 }
 
 MIN_PASSWORD_CHARS = 12

@@ -485,3 +485,27 @@ def sla_escalate(
             typer.echo(f"escalated {item.kind} {item.key} (due {item.due_at:%Y-%m-%d %H:%M} UTC): now {item.urgency}")
         if every is None or stop.wait(every):
             return
+
+
+@app.command()
+def report(
+    start: Annotated[str, typer.Option("--from", help="First day of the period, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option("--to", help="Day after the period, YYYY-MM-DD (not included).")],
+    out: Annotated[Path, typer.Option("--out", help="File to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="html, pdf or csv.")] = "html",
+) -> None:
+    """Write the contact centre's report (volumes, assistant, resolution, triage, knowledge gaps) for a period."""
+    from civicdesk import report_render, reports
+
+    if fmt not in report_render.FORMATS:
+        raise UserError(f"--format {fmt!r} is not one of: {', '.join(report_render.FORMATS)}")
+    period = reports.parse_period(start, end)
+    settings = get_settings()
+    factory = make_session_factory(make_engine(settings.sqlalchemy_url))
+    with factory() as session:
+        data = report_render.render(reports.build(session, period), fmt)
+    try:
+        out.write_bytes(data)
+    except OSError as error:
+        raise UserError(f"cannot write {out}: {error.strerror}") from None
+    typer.echo(f"wrote {out}: {fmt} report for {period.label}")

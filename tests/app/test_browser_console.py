@@ -1,6 +1,6 @@
 """The console's other pages in a real browser: sign-in by keyboard, then axe-core (WCAG 2.1 A and AA) on the
-knowledgebase editor, an article's history, the knowledge gaps, service requests and the audit log; and an email
-case whose HTML was written to attack the agent, which must stay inert.
+knowledgebase editor, an article's history, the knowledge gaps, service requests, the audit log and reports; and
+an email case whose HTML was written to attack the agent, which must stay inert.
 The chat pages are checked in test_browser.py, on the real stack. Screenshots go to var/test-artifacts/."""
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ def test_console_pages_pass_axe_and_work_by_keyboard(desk: Page) -> None:
         ("/console/gaps", "Knowledge gaps"),
         ("/console/requests", "Service requests"),
         ("/console/audit", "Audit log"),
+        ("/console/reports", "Reports"),
         ("/console/queue", "Work queue"),
         ("/console/dashboard", "Service First now"),
     ):

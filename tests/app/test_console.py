@@ -250,11 +250,12 @@ def test_anonymous_visitors_are_refused_on_every_console_page_and_api(app: Any) 
 
 @SQLITE_ONLY
 def test_each_role_is_refused_outside_its_areas(app: Any, staff: dict[str, str]) -> None:
-    refused = {"agent": ("knowledgebase", "gaps", "audit", "models", "dashboard"),
-               "trainer": ("chats", "requests", "email", "audit", "dashboard"), "supervisor": ("models",)}  # fmt: skip
+    refused = {"agent": ("knowledgebase", "gaps", "audit", "models", "dashboard", "reports"),
+               "trainer": ("chats", "requests", "email", "audit", "dashboard", "reports"),
+               "supervisor": ("models",)}  # fmt: skip
     area_of = {"queue": "chats", "api": "chats", "chats": "chats", "requests": "requests", "kb": "knowledgebase",
                "gaps": "gaps", "audit": "audit", "email": "email", "models": "models",
-               "dashboard": "dashboard"}  # fmt: skip
+               "dashboard": "dashboard", "reports": "reports"}  # fmt: skip
     for role, areas in refused.items():
         client, csrf = signed_in(app, staff[role])
         checked = 0

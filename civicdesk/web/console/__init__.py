@@ -16,10 +16,20 @@ from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import FileResponse
 
 from civicdesk.settings import PROJECT_ROOT
-from civicdesk.web.console import audit_log, chats, dashboard, email_cases, kb, models_page, requests, sign_in
+from civicdesk.web.console import (
+    audit_log,
+    chats,
+    dashboard,
+    email_cases,
+    kb,
+    models_page,
+    reports_page,
+    requests,
+    sign_in,
+)
 
 router = APIRouter(tags=["console"], include_in_schema=False)
-for part in (sign_in, chats, email_cases, requests, kb, audit_log, models_page, dashboard):
+for part in (sign_in, chats, email_cases, requests, kb, audit_log, models_page, dashboard, reports_page):
     router.include_router(part.router)
 
 # axe-core (npm, `npm ci`) checks pages for accessibility problems in the browser tests. It is served from

@@ -79,6 +79,7 @@ class Ledger:
     requests_by_service: Counter[str] = field(default_factory=Counter)  # service codes
     chats: int = 0
     contained: int = 0
+    ratings: Counter[int] = field(default_factory=Counter)  # end-of-chat survey answers by score
     handoff_reasons: Counter[str] = field(default_factory=Counter)
     closed: int = 0
     closed_on_target: int = 0
@@ -166,9 +167,11 @@ def add_chat(
     handoff_reason: str | None = None,
     request: ServiceRequest | None = None,
     question: str = "When is my garbage day?",
+    rating: int | None = None,
 ) -> Conversation:
     """A chat: the resident writes, the assistant answers; with a reason, it goes to the queue and an agent
-    takes it. With `request`, the chat is where the request was filed."""
+    takes it. With `request`, the chat is where the request was filed; with `rating`, the resident answered
+    the end-of-chat survey."""
     conversation = chat.start(session)
     chat.record(session, conversation, "resident", question)
     chat.record(session, conversation, "bot", "Here is what I found in our knowledgebase.")
@@ -182,6 +185,7 @@ def add_chat(
     conversation.created_at = conversation.updated_at = started_at
     conversation.closed_at = started_at + dt.timedelta(minutes=12 if handoff_reason else 4)
     conversation.waiting_since = None
+    conversation.rating = rating
     for position, message in enumerate(conversation.messages):
         message.at = started_at + dt.timedelta(seconds=20 * position)
     session.flush()
@@ -257,6 +261,10 @@ def add_gap(session: Session, asked_at: dt.datetime, question: str) -> Knowledge
     return gap
 
 
+RATINGS = [1, 2, 3, 4, 5]
+SURVEY_WEIGHTS = [4, 5, 12, 35, 44]
+
+
 def _pick(rng: random.Random, weights: dict[str, int]) -> str:
     return rng.choices(list(weights), list(weights.values()))[0]
 
@@ -319,7 +327,11 @@ def generate_month(session: Session, month: dt.date, *, seed: int = 7, scale: fl
         if reason is None and rng.random() < 0.25:  # the assistant filed a request itself
             request = add_request(session, _pick(rng, SERVICES), "chat", started, number=number)
             filed(request)
-        add_chat(session, started, handoff_reason=reason, request=request)
+        # About a third of residents answer the survey; most are content, a few are not.
+        rating = rng.choices(RATINGS, SURVEY_WEIGHTS)[0] if rng.random() < 0.35 else None
+        add_chat(session, started, handoff_reason=reason, request=request, rating=rating)
+        if rating is not None:
+            ledger.ratings[rating] += 1
         ledger.chats += 1
         ledger.contained += reason is None
         if reason is not None:

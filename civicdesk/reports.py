@@ -48,7 +48,8 @@ from civicdesk.validation import InvalidInput
 
 REGION = "Regional Municipality of Northvale"
 CENTRE = "Northvale Service First"
-NO_SURVEY = "No survey data: the end-of-chat satisfaction survey is not recorded yet, so no score is reported."
+NO_SURVEY = "No chat in this period was rated: no resident answered the end-of-chat survey."
+SCORES = {1: "1 poor", 2: "2 fair", 3: "3 good", 4: "4 very good", 5: "5 excellent"}
 MAX_DAYS = 400  # a report covers at most about a year; longer ranges are a typo more often than not
 GAP_CLUSTERS = 8  # the most frequent clusters of unanswered questions shown
 GAP_EXAMPLES = 3
@@ -525,16 +526,24 @@ def knowledge_gaps(session: Session, period: Period) -> tuple[Figure, list[GapCl
     )
 
 
-def satisfaction() -> Figure:
+def satisfaction(session: Session, period: Period) -> Figure:
+    """The end-of-chat survey: residents who ended a chat in the period and rated it (1 poor to 5 excellent)."""
+    rated = select(Conversation.rating).where(Conversation.rating.is_not(None), _in(Conversation.closed_at, period))
+    scores = Counter(score for score in session.scalars(rated) if score is not None)
+    answered = sum(scores.values())
+    if not answered:
+        return Figure("satisfaction", "Resident satisfaction", "From the end-of-chat survey.", "score", "chats",
+                      chart="none", note=NO_SURVEY)  # fmt: skip
+    average = sum(score * count for score, count in scores.items()) / answered
+    content = 100 * (scores[4] + scores[5]) / answered
     return Figure(
         "satisfaction",
         "Resident satisfaction",
-        "From the end-of-chat survey.",
+        f"{answered} residents rated their chat when they ended it: {average:.1f} of 5 on average, "
+        f"{content:.0f}% very good or excellent.",
         "score",
-        "",
-        [],
-        chart="none",
-        note=NO_SURVEY,
+        "chats",
+        [(label, float(scores[score])) for score, label in SCORES.items()],
     )
 
 
@@ -549,6 +558,6 @@ def build(session: Session, period: Period, now: dt.datetime | None = None) -> R
         *resolution_on_target(session, period),
         *classifier(session, period),
         gaps_figure,
-        satisfaction(),
+        satisfaction(session, period),
     ]
     return Report(period, now or dt.datetime.now(dt.UTC), figures, clusters)

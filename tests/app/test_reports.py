@@ -74,9 +74,9 @@ def exact_scenario(session: Session) -> None:
     # Chats: 3 contained (one filed a request itself), 3 handed off; one widget opened with nothing typed.
     r7 = add(session, "streetlight_out", "chat", local(day(12), 20, 5), number=7)
     activity.add_chat(session, local(day(12), 20, 0), request=r7)
-    activity.add_chat(session, local(day(13), 10, 0))
-    activity.add_chat(session, local(day(14), 11, 0))
-    activity.add_chat(session, local(day(15), 9, 0), handoff_reason="resident_request")
+    activity.add_chat(session, local(day(13), 10, 0), rating=5)
+    activity.add_chat(session, local(day(14), 11, 0), rating=4)
+    activity.add_chat(session, local(day(15), 9, 0), handoff_reason="resident_request", rating=2)
     activity.add_chat(session, local(day(16), 9, 0), handoff_reason="resident_request")
     activity.add_chat(session, local(day(16), 15, 0), handoff_reason="not_understood")
     from civicdesk import chat
@@ -147,7 +147,9 @@ def test_an_exact_scenario_gives_the_hand_counted_figures(session_factory: sessi
     yard = next(c for c in report.gaps if c.size == 3)
     assert "yard" in yard.title.lower() and "waste" in yard.title.lower()
     assert yard.examples[0] == "when is the last yard waste pickup"
-    assert report.figure("satisfaction").rows == [] and "No survey data" in (report.figure("satisfaction").note or "")
+    assert rows("satisfaction") == {"1 poor": 0, "2 fair": 1, "3 good": 0, "4 very good": 1, "5 excellent": 1}
+    assert "3 residents rated" in report.figure("satisfaction").caption
+    assert "3.7 of 5 on average, 67% very good or excellent" in report.figure("satisfaction").caption
 
 
 def test_a_generated_month_matches_what_the_generator_made(session_factory: sessionmaker[Session]) -> None:
@@ -169,6 +171,7 @@ def test_a_generated_month_matches_what_the_generator_made(session_factory: sess
         "chats": ledger.chats, "contained": ledger.contained, "handed off": ledger.chats - ledger.contained,
     }  # fmt: skip
     assert rows("handoff_reasons") == dict(ledger.handoff_reasons)
+    assert rows("satisfaction") == {label: ledger.ratings[score] for score, label in reports.SCORES.items()}
     assert rows("emails_by_outcome") == dict(ledger.emails_by_status)
     assert rows("misroutes_by_service") == {names[code]: n for code, n in ledger.misroutes_by_service.items()}
     fcr = rows("first_contact_resolution")
@@ -220,7 +223,7 @@ def test_the_html_report_embeds_its_charts_and_fetches_nothing(month_report: rep
         assert image.format == "PNG" and has_chart_colour(image)
     assert "<script" not in html and not re.search(r'(src|href)="(https?:)?//', html)
     assert "Regional Municipality of Northvale" in html and "October 1, 2026 to October 31, 2026" in html
-    assert "No survey data" in html
+    assert "Resident satisfaction" in html and "of 5 on average" in html
     assert_private_bits_absent(html)
     assert "&lt;PHONE&gt;" in html  # the question is shown, redacted
 
@@ -239,7 +242,7 @@ def test_the_pdf_has_a_title_page_and_one_chart_per_page(month_report: reports.R
             assert has_chart_colour(page) and inked(page) > 0.02, figure.key
         for label, _ in figure.rows[:3]:  # the numbers are in a table on the page
             assert label[:20] in texts[index].replace("\r\n", " "), (figure.key, label)
-    assert "No survey data" in "".join(texts)
+    assert "of 5 on average" in "".join(texts).replace("\r\n", " ")
     assert_private_bits_absent("".join(texts))
 
 

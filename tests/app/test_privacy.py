@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from civicdesk import cli
+from civicdesk import chat_nlu, cli
 from civicdesk.privacy import RedactingFilter, redact
 from civicdesk.settings import Settings
 
@@ -107,3 +107,10 @@ def test_every_command_logs_through_the_redacting_filter(settings: Settings) -> 
     finally:
         root.removeHandler(handler)
     assert "message from <PHONE>" in stream.getvalue()
+
+
+@pytest.mark.parametrize(("text", "personal"), CORPUS, ids=[text[:40] for text, _ in CORPUS])
+def test_the_training_export_of_chat_messages_leaks_none_of_the_corpus(text: str, personal: list[str]) -> None:
+    exported = chat_nlu.redact(text)  # what `classifiers export-chat-nlu` writes for each message
+    for value in personal:
+        assert value not in exported

@@ -51,6 +51,9 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             "epochs": 40,
             "random_seed": 2001,
             "ranking_length": 10,
+            # "balanced" weighs each intent's examples by how few there are, so intents with many
+            # examples (questions, reports) do not crowd out the small ones; None weighs all alike.
+            "class_weight": None,
         }
 
     def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource) -> None:
@@ -110,6 +113,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             max_iter=self.config["epochs"],
             tol=None,
             random_state=self.config["random_seed"],
+            class_weight=self.config["class_weight"],
         )
         model.fit(self._weighted(counts), [e.get(INTENT) for e in examples])
         self.labels = [str(label) for label in model.classes_]

@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     chat_agent_wait_seconds: float = Field(
         300.0, gt=0, description="Seconds in the agent queue before a resident is offered a callback or a message."
     )
+    chat_messages_per_minute: int = Field(
+        20, ge=1, description="Most messages one browser tab may send a minute (a person types a few)."
+    )
     console_session_hours: float = Field(10.0, gt=0, le=24, description="Lifetime of an agent console sign-in.")
     cookie_secure: bool | None = Field(
         None, description="Mark console cookies Secure (HTTPS only); empty: everywhere except development."

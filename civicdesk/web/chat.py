@@ -48,9 +48,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["chat"])
 MAX_MESSAGE_CHARS = 2000
 MAX_FIELD_CHARS = 254
-# A person types a few messages a minute; a script flooding the socket (and, through it, Rasa and the database)
-# is slowed to this many per rolling minute per tab, and told so.
-MAX_MESSAGES_PER_MINUTE = 20
 BUTTON_LOOKBACK = 50  # a button pressed must have been offered among this many latest messages
 
 
@@ -278,7 +275,9 @@ class ResidentSocket:
         now = time.monotonic()
         while self.recent and now - self.recent[0] > 60:
             self.recent.popleft()
-        if len(self.recent) >= MAX_MESSAGES_PER_MINUTE:
+        # A person types a few messages a minute; a script flooding the socket (and, through it, Rasa and the
+        # database) is slowed to CIVICDESK_CHAT_MESSAGES_PER_MINUTE per rolling minute per tab, and told so.
+        if len(self.recent) >= self.state.settings.chat_messages_per_minute:
             return "you are sending messages very quickly; please wait a moment and try again"
         self.recent.append(now)
         return None

@@ -307,7 +307,7 @@ def rasa() -> None:
     model = training.rasa_model_path(settings)
     if not model.exists():
         raise UserError(f"no assistant model at {model}: run `civicdesk train`")
-    settings.tracker_db_path.parent.mkdir(parents=True, exist_ok=True)
+    training.prepare_tracker_store(settings.tracker_db_path)
     _exec_engine(
         settings,
         [

@@ -6,8 +6,10 @@ after someone changed the training data, the configuration or the locked library
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +44,14 @@ def engine_env(settings: Settings) -> dict[str, str]:
         # Rasa 3.6's dependencies warn about their own deprecated calls at every start; nothing to act on here.
         "PYTHONWARNINGS": "ignore::DeprecationWarning",
     }
+
+
+def prepare_tracker_store(path: Path) -> None:
+    """Rasa's SQLite tracker file, in WAL mode (it persists in the file; Rasa's own connections would use the
+    rollback journal): one sync per turn instead of several, so Rasa's writes hold up the core's less."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
 
 
 def rasa_model_path(settings: Settings) -> Path:

@@ -139,6 +139,8 @@ def test_the_assistants_tracker_is_kept_on_disk_and_deleted_on_schedule(
             return {row[0] for row in db.execute("SELECT DISTINCT sender_id FROM events")}
 
     assert conversation in senders()
+    with sqlite3.connect(rasa_server.tracker_db) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)  # set by `civicdesk rasa`
     assert retention.purge_trackers(rasa_server.tracker_db, utcnow() - dt.timedelta(days=1), apply=True) == 0
     assert conversation in senders()  # younger than the cutoff: kept
     retention.purge_trackers(rasa_server.tracker_db, utcnow() + dt.timedelta(minutes=1), apply=True)

@@ -26,7 +26,7 @@ from civicdesk.models import Conversation, Service
 from civicdesk.validation import InvalidInput
 from civicdesk.web.chat import hub_of, message_json, wait_for_news
 from civicdesk.web.console import queue
-from civicdesk.web.console.deps import ChatStaff, Staff, is_fetch, socket_staff
+from civicdesk.web.console.deps import ChatStaff, RequestFormData, Staff, is_fetch, socket_staff
 from civicdesk.web.console.templating import render
 
 router = APIRouter(prefix="/console")
@@ -229,15 +229,7 @@ async def create_request(
     request: Request,
     staff: ChatStaff,
     conversation_id: int,
-    service_code: Short,
-    description: Text,
-    urgency: Short = "routine",
-    kind: Short = "service_request",
-    address: Short = "",
-    postal_code: Short = "",
-    name: Short = "",
-    email: Short = "",
-    phone: Short = "",
+    filed: RequestFormData,
 ) -> Response:
     """A new service request from what the resident told the assistant and the agent; its reference goes to
     the resident in the chat."""
@@ -253,22 +245,7 @@ async def create_request(
     def action(session: Session, conversation: Conversation) -> dict[str, Any]:
         if conversation.service_request is not None:
             raise chat.NotAllowed(f"this conversation already has {conversation.service_request.reference}")
-        contact = service_requests.ContactIn(name=name or None, email=email or None, phone=phone or None)
-        created = service_requests.create_request(
-            session,
-            service_requests.RequestIn(
-                service_code=service_code,
-                description=description,
-                channel="chat",
-                address=address or None,
-                postal_code=postal_code or None,
-                attributes=attributes,
-                contact=contact if (email or phone) else None,
-                kind=kind,
-                urgency=urgency,
-            ),
-            actor=staff.email,
-        )
+        created = service_requests.create_request(session, filed.request_in("chat", attributes), actor=staff.email)
         chat.link_request(session, conversation, created)
         audit.record(session, staff.email, "request.create", "service_request", created.reference)
         return {"reference": created.reference}

@@ -13,11 +13,11 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from anyio import to_thread
-from fastapi import Depends, HTTPException, Request, WebSocket, status
+from fastapi import Depends, Form, HTTPException, Request, WebSocket, status
 from fastapi.responses import Response
 from starlette.requests import HTTPConnection
 
-from civicdesk import auth
+from civicdesk import auth, service_requests
 from civicdesk.db import transaction
 from civicdesk.settings import Settings
 
@@ -139,3 +139,52 @@ KbStaff = Annotated[Staff, Depends(require("knowledgebase"))]
 GapStaff = Annotated[Staff, Depends(require("gaps"))]
 AuditStaff = Annotated[Staff, Depends(require("audit"))]
 DashboardStaff = Annotated[Staff, Depends(require("dashboard"))]
+
+
+FormShort = Annotated[str, Form(max_length=300)]
+
+
+@dataclass(frozen=True)
+class RequestForm:
+    """The console's "file a service request" form, on a conversation's page and on an email case's page."""
+
+    service_code: str
+    description: str
+    urgency: str
+    kind: str
+    address: str
+    postal_code: str
+    name: str
+    email: str
+    phone: str
+
+    def request_in(self, channel: str, attributes: dict[str, Any] | None = None) -> service_requests.RequestIn:
+        contact = service_requests.ContactIn(name=self.name or None, email=self.email or None, phone=self.phone or None)
+        return service_requests.RequestIn(
+            service_code=self.service_code,
+            description=self.description,
+            channel=channel,
+            address=self.address or None,
+            postal_code=self.postal_code or None,
+            attributes=attributes or {},
+            contact=contact if (self.email or self.phone) else None,
+            kind=self.kind,
+            urgency=self.urgency,
+        )
+
+
+def request_form(
+    service_code: FormShort,
+    description: Annotated[str, Form(max_length=8000)],  # an email's whole text may be the description
+    urgency: FormShort = "routine",
+    kind: FormShort = "service_request",
+    address: FormShort = "",
+    postal_code: FormShort = "",
+    name: FormShort = "",
+    email: FormShort = "",
+    phone: FormShort = "",
+) -> RequestForm:
+    return RequestForm(service_code, description, urgency, kind, address, postal_code, name, email, phone)
+
+
+RequestFormData = Annotated[RequestForm, Depends(request_form)]

@@ -20,7 +20,7 @@ from civicdesk import audit, chat, email_cases, service_requests
 from civicdesk.models import InboundEmail, Service
 from civicdesk.validation import InvalidInput
 from civicdesk.web.console import queue
-from civicdesk.web.console.deps import EmailStaff, Staff, is_fetch
+from civicdesk.web.console.deps import EmailStaff, RequestFormData, Staff, is_fetch
 from civicdesk.web.console.templating import render
 
 router = APIRouter(prefix="/console")
@@ -194,33 +194,10 @@ async def create_request(
     request: Request,
     staff: EmailStaff,
     email_id: int,
-    service_code: Short,
-    description: Text,
-    urgency: Short = "routine",
-    kind: Short = "service_request",
-    address: Short = "",
-    postal_code: Short = "",
-    name: Short = "",
-    email: Short = "",
-    phone: Short = "",
+    filed: RequestFormData,
 ) -> Response:
     def action(session: Session, row: InboundEmail) -> tuple[str, dict[str, Any]]:
-        contact = service_requests.ContactIn(name=name or None, email=email or None, phone=phone or None)
-        created = email_cases.create_request(
-            session,
-            row,
-            service_requests.RequestIn(
-                service_code=service_code,
-                description=description,
-                channel="email",
-                address=address or None,
-                postal_code=postal_code or None,
-                contact=contact if (email or phone) else None,
-                kind=kind,
-                urgency=urgency,
-            ),
-            staff.email,
-        )
+        created = email_cases.create_request(session, row, filed.request_in("email"), staff.email)
         audit.record(session, staff.email, "request.create", "service_request", created.reference)
         return "email.request", {"reference": created.reference}
 

@@ -8,6 +8,7 @@ was made with; the core checks that, and answers an unknown reference and a wron
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -16,7 +17,15 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import parsing
-from actions.clients.core import AppointmentType, CoreAPIError, CoreClient, NotFound, PublicEvent, Refused
+from actions.clients.core import (
+    AppointmentType,
+    Booking,
+    CoreAPIError,
+    CoreClient,
+    NotFound,
+    PublicEvent,
+    Refused,
+)
 from actions.clients.core import Contact as CoreContact
 from actions.forms import TaskFormValidation, entity, rejected
 from actions.handoff import clear_task
@@ -233,6 +242,26 @@ class ActionBookAppointment(Action):
         return done
 
 
+async def _change_booking(
+    dispatcher: CollectingDispatcher,
+    change: Callable[[CoreClient], Awaitable[Booking]],
+    *,
+    verb: str,
+    action: str,
+) -> Booking | None:
+    """Cancel or move a booking; when the core cannot, tell the resident why and return None."""
+    try:
+        return await change(CoreClient.from_env())
+    except NotFound:
+        dispatcher.utter_message(text=NOT_FOUND)
+    except Refused as refusal:
+        dispatcher.utter_message(text=f"I couldn't {verb} it: {refusal}.")
+    except CoreAPIError as exc:
+        logger.warning("%s failed: %s", action, exc)
+        dispatcher.utter_message(text=BOOKINGS_DOWN)
+    return None
+
+
 class ActionCancelAppointment(Action):
     def name(self) -> str:
         return "action_cancel_appointment"
@@ -242,17 +271,10 @@ class ActionCancelAppointment(Action):
         if not reference or not contact:
             return []
         done = [*clear_task(), SlotSet("resume_loop", None)]
-        try:
-            booking = await CoreClient.from_env().cancel_booking(reference, contact)
-        except NotFound:
-            dispatcher.utter_message(text=NOT_FOUND)
-            return done
-        except Refused as refusal:
-            dispatcher.utter_message(text=f"I couldn't cancel it: {refusal}.")
-            return done
-        except CoreAPIError as exc:
-            logger.warning("cancelling failed: %s", exc)
-            dispatcher.utter_message(text=BOOKINGS_DOWN)
+        booking = await _change_booking(
+            dispatcher, lambda core: core.cancel_booking(reference, contact), verb="cancel", action="cancelling"
+        )
+        if booking is None:
             return done
         dispatcher.utter_message(
             text=(
@@ -273,17 +295,13 @@ class ActionRescheduleAppointment(Action):
         if not reference or not contact or not slot_id:
             return []
         done = [*clear_task(), SlotSet("resume_loop", None)]
-        try:
-            booking = await CoreClient.from_env().reschedule_booking(reference, int(slot_id), contact)
-        except NotFound:
-            dispatcher.utter_message(text=NOT_FOUND)
-            return done
-        except Refused as refusal:
-            dispatcher.utter_message(text=f"I couldn't move it: {refusal}.")
-            return done
-        except CoreAPIError as exc:
-            logger.warning("rescheduling failed: %s", exc)
-            dispatcher.utter_message(text=BOOKINGS_DOWN)
+        booking = await _change_booking(
+            dispatcher,
+            lambda core: core.reschedule_booking(reference, int(slot_id), contact),
+            verb="move",
+            action="rescheduling",
+        )
+        if booking is None:
             return done
         dispatcher.utter_message(
             text=(

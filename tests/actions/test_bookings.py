@@ -226,6 +226,43 @@ async def test_rescheduling_moves_the_booking_to_the_chosen_time(
     assert dispatcher.messages[0]["text"].startswith("Done. Your Flu and COVID-19 vaccine clinic appointment")
 
 
+CHANGES = {
+    "cancel": (ActionCancelAppointment, "DELETE", {}),
+    "reschedule": (ActionRescheduleAppointment, "PATCH", {"appointment_slot": "412"}),
+}
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+@pytest.mark.parametrize(
+    ("status", "answer", "told"),
+    [
+        (404, {"detail": "not found"}, "couldn't find a booking with that reference"),
+        (409, {"detail": "the appointment has already taken place"}, "the appointment has already taken place"),
+        (503, {"detail": "maintenance"}, "can't reach our booking system"),
+    ],
+)
+async def test_a_booking_the_core_cannot_change_is_explained_and_the_task_ends(
+    core: HTTPServer,
+    form_tracker: FormTracker,
+    dispatcher: CollectingDispatcher,
+    change: str,
+    status: int,
+    answer: dict[str, str],
+    told: str,
+) -> None:
+    action, method, extra_slots = CHANGES[change]
+    core.expect_oneshot_request("/api/v1/appointments/bookings/AP-7K3QX9", method=method).respond_with_json(
+        answer, status=status
+    )
+    slots = {"booking_reference": "AP-7K3QX9", "contact": "sam@example.ca", **extra_slots}
+
+    events = await action().run(dispatcher, form_tracker("", slots=slots, form=None), {})
+
+    core.check_assertions()
+    assert len(dispatcher.messages) == 1 and told in dispatcher.messages[0]["text"]
+    assert slots_set(events)["booking_reference"] is None
+
+
 # ------------------------------------------------------------------------------------------ events
 
 

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from dovecot import Dovecot, Mailbox
 from helpers import SEED_TODAY, make_settings
 from pgcluster import PostgresCluster
 from sqlalchemy import create_engine, text
@@ -146,3 +147,20 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("models")
     train(sorted((PROJECT_ROOT / "nlu_data" / "email").glob("train*.jsonl")), out / "triage")
     return out
+
+
+@pytest.fixture(scope="module")
+def dovecot(request: pytest.FixtureRequest) -> Iterator[Dovecot]:
+    """A real Dovecot for the test module; a module that sets ``DOVECOT_TLS = True`` gets IMAPS only."""
+    server = Dovecot(tls=getattr(request.module, "DOVECOT_TLS", False))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mailbox(dovecot: Dovecot) -> Mailbox:
+    """A fresh user's mailbox on the module's Dovecot."""
+    return dovecot.new_mailbox()

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from dovecot import Dovecot, Mailbox
+from dovecot import Mailbox
 from helpers import free_port
 from imapclient import IMAPClient
 from sqlalchemy import select
@@ -37,21 +37,6 @@ MAIL_FROM = "Northvale Service First <servicefirst@northvale.ca>"
 @pytest.fixture
 def database_url(seeded_database_url: str) -> str:
     return seeded_database_url
-
-
-@pytest.fixture(scope="module")
-def dovecot() -> Iterator[Dovecot]:
-    server = Dovecot()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def mailbox(dovecot: Dovecot) -> Mailbox:
-    return dovecot.new_mailbox()
 
 
 @pytest.fixture(scope="module")

@@ -38,21 +38,6 @@ def database_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'civicdesk.db'}"
 
 
-@pytest.fixture(scope="module")
-def dovecot() -> Iterator[Dovecot]:
-    server = Dovecot()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def mailbox(dovecot: Dovecot) -> Mailbox:
-    return dovecot.new_mailbox()
-
-
 def messages(count: int, tag: str) -> list[bytes]:
     return [
         resident_email(f"Missed pickup {n}", f"Our bin at {n} Birch Crescent was missed ({tag}).", f"<{tag}-{n}@x.org>")

@@ -7,11 +7,11 @@ import json
 import os
 import ssl
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from dovecot import Dovecot, Mailbox
+from dovecot import Mailbox
 from helpers import resident_email
 from imapclient import IMAPClient
 from imapclient.imapclient import SEEN
@@ -33,19 +33,8 @@ LIGHT = resident_email("Streetlight out", "The light at Mill St and King St in P
 MALFORMED = b"From: =?utf-8?b?####?=\r\nTo: servicefirst@northvale.ca\r\nSubject: culvert\r\n\r\nBlocked culvert.\r\n"
 
 
-@pytest.fixture(scope="module")
-def dovecot() -> Iterator[Dovecot]:
-    server = Dovecot(tls=True)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def mailbox(dovecot: Dovecot) -> Mailbox:
-    return dovecot.new_mailbox()
+# The conftest's Dovecot speaks TLS only for this module.
+DOVECOT_TLS = True
 
 
 def connect(server: Mailbox) -> IMAPClient:

@@ -1,7 +1,7 @@
 """Chat turn latency through the core's gateway WebSocket and directly against Rasa's REST webhook, on loopback.
 
     .venv/bin/python bench/chat_latency.py [--turns 20] [--concurrency 1 20] [--think-seconds 2]
-                                           [--max-seconds 60] [--rasa-url URL] [--message hello]
+                                           [--max-seconds 60] [--rounds 3] [--rasa-url URL] [--message hello]
 
 Starts a scratch core (`civicdesk serve`, its own SQLite file) and, unless --rasa-url names a running one, a Rasa
 server with the trained model (`civicdesk rasa`, about a minute to load). For each concurrency level, that many
@@ -11,7 +11,9 @@ different moments and pause between turns (--think-seconds on average, 0 for a b
 A turn is timed from sending the message to receiving the first reply (the replies of one turn are stored and
 pushed together). Each phase stops after --max-seconds whatever the count.
 
-Prints median and p95 per phase, the gateway's overhead (gateway minus direct, at the median and at p95), and
+Each concurrency level runs --rounds pairs of phases (direct, then gateway), because one run's p95 swings by tens
+of milliseconds here. Prints median and p95 per phase, then the median over the rounds of the gateway's overhead
+(gateway minus direct, at the median and at p95) and of the gateway's p95, which the targets are judged on; and
 two delivery times of the real-time path: an agent's reply to the resident's open socket in the same web worker
 (woken at once), and a message written by another worker (found by the poller, `CIVICDESK_CHAT_POLL_SECONDS`).
 Targets (issue 5): overhead under 15 ms at p95; p95 under 250 ms at 20 concurrent conversations on 2 cores.
@@ -205,32 +207,50 @@ async def measure(args: argparse.Namespace, core: str, rasa_url: str, database_u
             await direct_turns(client, rasa_url, args.message, 1, time.monotonic() + 60, 0)
             await gateway_turns(core_ws, args.message, 1, time.monotonic() + 60, 0, replies)
         for concurrency in args.concurrency:
-            direct = await phase(
-                concurrency,
-                lambda until: direct_turns(client, rasa_url, args.message, args.turns, until, args.think_seconds),
-                args.max_seconds,
-            )
-            gateway = await phase(
-                concurrency,
-                lambda until: gateway_turns(core_ws, args.message, args.turns, until, args.think_seconds, replies),
-                args.max_seconds,
-            )
             print(
                 f"\n{concurrency} concurrent conversation(s), {args.turns} turns each, message {args.message!r} "
-                f"({replies} replies), think time {args.think_seconds:g} s"
+                f"({replies} replies), think time {args.think_seconds:g} s, {args.rounds} round(s)"
             )
-            print(line("  Rasa REST webhook, direct", direct))
-            print(line("  through the gateway WebSocket", gateway))
-            if direct and gateway:
-                median_overhead = statistics.median(gateway) - statistics.median(direct)
-                p95_overhead = p95(gateway) - p95(direct)
-                print(f"  gateway overhead: median {median_overhead:+.1f} ms, p95 {p95_overhead:+.1f} ms")
-                if p95_overhead >= 15:
-                    print("  MISSED: the gateway should add under 15 ms at p95")
-                    failures += 1
-                if concurrency >= 20 and p95(gateway) >= 250:
-                    print("  MISSED: p95 should stay under 250 ms at 20 concurrent conversations")
-                    failures += 1
+            # Single runs swing by tens of milliseconds at p95 on a 2-core machine: alternate direct and
+            # gateway phases for several rounds and judge the median of the rounds' figures.
+            direct_p95s: list[float] = []
+            gateway_p95s: list[float] = []
+            median_overheads: list[float] = []
+            for number in range(1, args.rounds + 1):
+                direct = await phase(
+                    concurrency,
+                    lambda until: direct_turns(client, rasa_url, args.message, args.turns, until, args.think_seconds),
+                    args.max_seconds,
+                )
+                gateway = await phase(
+                    concurrency,
+                    lambda until: gateway_turns(core_ws, args.message, args.turns, until, args.think_seconds, replies),
+                    args.max_seconds,
+                )
+                print(line(f"  round {number}: Rasa REST webhook, direct", direct))
+                print(line(f"  round {number}: through the gateway WebSocket", gateway))
+                if direct and gateway:
+                    direct_p95s.append(p95(direct))
+                    gateway_p95s.append(p95(gateway))
+                    median_overheads.append(statistics.median(gateway) - statistics.median(direct))
+            if not direct_p95s:
+                print("  no round completed turns on both paths")
+                failures += 1
+                continue
+            p95_overheads = [g - d for g, d in zip(gateway_p95s, direct_p95s, strict=True)]
+            p95_overhead = statistics.median(p95_overheads)
+            gateway_p95 = statistics.median(gateway_p95s)
+            print(
+                f"  median of rounds: gateway overhead median {statistics.median(median_overheads):+.1f} ms, "
+                f"p95 {p95_overhead:+.1f} ms (rounds: {', '.join(f'{o:+.1f}' for o in p95_overheads)}); "
+                f"gateway p95 {gateway_p95:.1f} ms"
+            )
+            if p95_overhead >= 15:
+                print("  MISSED: the gateway should add under 15 ms at p95")
+                failures += 1
+            if concurrency >= 20 and gateway_p95 >= 250:
+                print("  MISSED: p95 should stay under 250 ms at 20 concurrent conversations")
+                failures += 1
     print("\nreal-time delivery to the resident's open socket")
     for name, values in (await delivery(core, core_ws, database_url, args.delivery_repeat)).items():
         print(line(f"  {name}", values))
@@ -242,6 +262,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=20, help="turns per conversation and phase")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 20], help="conversations at once")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="time limit of each phase")
+    parser.add_argument("--rounds", type=int, default=3, help="direct/gateway phase pairs per concurrency")
     parser.add_argument("--message", default="hello", help="what each turn says")
     parser.add_argument(
         "--think-seconds",

@@ -15,6 +15,10 @@ Target (issue 4): at least 93 % and 60 %.
 
 --diet-epochs N also trains the pipeline with DIETClassifier (no transformer layers, N epochs) in place of the
 linear classifier, the alternative the choice was measured against.
+
+--ceiling also fits scikit-learn linear models straight on word 1-2 and character 2-5 gram tf-idf (the features the
+pipeline uses) with "oos" as a 151st class, and prints their top-1 in-scope accuracy before any fallback threshold:
+what a bag-of-n-grams model reaches here when nothing is pretrained (nothing can be downloaded on these machines).
 """
 
 from __future__ import annotations
@@ -97,9 +101,37 @@ def evaluate(name: str, config: Path, data: dict, scratch: Path) -> None:  # typ
         print(f"    {threshold:.1f}: {v_acc:.1%} / {v_rec:.1%} | {t_acc:.1%} / {t_rec:.1%}")
 
 
+def ceiling(data: dict) -> None:  # type: ignore[type-arg]
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.pipeline import make_union
+    from sklearn.svm import LinearSVC
+
+    train, test = data["train"] + data["oos_train"], data["test"]
+    features = make_union(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True),
+    )
+    x_train = features.fit_transform([text for text, _ in train])
+    x_test = features.transform([text for text, _ in test])
+    gold = np.array([label for _, label in test])
+    models = {
+        "linear SVM, C=1": LinearSVC(C=1.0),
+        "logistic loss (SGD, as the bot's classifier)": SGDClassifier(
+            loss="log_loss", alpha=1e-5, max_iter=40, tol=None, random_state=2001
+        ),
+    }
+    print("bag-of-n-grams ceiling (top-1 in-scope accuracy, no fallback threshold):")
+    for name, model in models.items():
+        model.fit(x_train, [label for _, label in train])
+        print(f"  {name}: {np.mean(model.predict(x_test) == gold):.1%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--diet-epochs", type=int, default=0, help="also measure DIET with this many epochs")
+    parser.add_argument("--ceiling", action="store_true", help="also measure plain linear models on the n-grams")
     args = parser.parse_args()
     data = json.loads(CLINC.read_text(encoding="utf-8"))
     print(
@@ -108,6 +140,8 @@ def main() -> None:
     )
     for name, (accuracy, recall) in PUBLISHED.items():
         print(f"{name}: in-scope accuracy {accuracy:.1%}, out-of-scope recall {recall:.1%}")
+    if args.ceiling:
+        ceiling(data)
     with tempfile.TemporaryDirectory() as directory:
         scratch = Path(directory)
         evaluate("bot/config.yml (linear intent classifier)", CONFIG, data, scratch)

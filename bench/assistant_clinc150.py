@@ -29,7 +29,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from assistant_common import CONFIG, ROOT, parse_all, train_nlu
+from assistant_common import CONFIG, ROOT, linear_intent_model, ngram_features, parse_all, train_nlu
 
 CLINC = ROOT.parent / "shared" / "benchmarks" / "clinc150" / "data_full.json"
 OUT_OF_SCOPE = {"oos", "nlu_fallback"}
@@ -103,24 +103,16 @@ def evaluate(name: str, config: Path, data: dict, scratch: Path) -> None:  # typ
 
 def ceiling(data: dict) -> None:  # type: ignore[type-arg]
     import numpy as np
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import SGDClassifier
-    from sklearn.pipeline import make_union
     from sklearn.svm import LinearSVC
 
     train, test = data["train"] + data["oos_train"], data["test"]
-    features = make_union(
-        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True),
-    )
+    features = ngram_features()
     x_train = features.fit_transform([text for text, _ in train])
     x_test = features.transform([text for text, _ in test])
     gold = np.array([label for _, label in test])
     models = {
         "linear SVM, C=1": LinearSVC(C=1.0),
-        "logistic loss (SGD, as the bot's classifier)": SGDClassifier(
-            loss="log_loss", alpha=1e-5, max_iter=40, tol=None, random_state=2001
-        ),
+        "logistic loss (SGD, as the bot's classifier)": linear_intent_model(),
     }
     print("bag-of-n-grams ceiling (top-1 in-scope accuracy, no fallback threshold):")
     for name, model in models.items():

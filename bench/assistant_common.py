@@ -37,6 +37,27 @@ def _quiet_structlog() -> None:
 _quiet_structlog()
 
 
+def ngram_features():  # type: ignore[no-untyped-def]
+    """scikit-learn's version of the pipeline's intent features: word 1-2 grams and character 2-5 grams inside word
+    boundaries, sublinear tf-idf (for the quick stand-ins in assistant_learning_curve.py and --ceiling)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_union
+
+    return make_union(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True),
+    )
+
+
+def linear_intent_model(class_weight: str | None = None):  # type: ignore[no-untyped-def]
+    """The bot's intent classifier (bot/config.yml) as a plain scikit-learn model: logistic loss by SGD."""
+    from sklearn.linear_model import SGDClassifier
+
+    return SGDClassifier(
+        loss="log_loss", alpha=1e-5, max_iter=40, tol=None, random_state=2001, class_weight=class_weight
+    )
+
+
 def train_nlu(nlu_file: Path, out_dir: Path, config: Path = CONFIG) -> tuple[Path, float]:
     """Train an NLU-only model; returns its path and the wall-clock seconds it took."""
     from rasa.model_training import train_nlu as rasa_train_nlu

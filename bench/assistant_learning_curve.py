@@ -15,14 +15,12 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from assistant_common import linear_intent_model, ngram_features
 from assistant_cv import folds, load_training_data
 
 
 def macro_f1(texts: np.ndarray, labels: np.ndarray, fraction: float) -> float:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import SGDClassifier
     from sklearn.metrics import f1_score
-    from sklearn.pipeline import make_union
 
     predicted = np.empty_like(labels)
     rng = np.random.RandomState(2001)
@@ -30,13 +28,8 @@ def macro_f1(texts: np.ndarray, labels: np.ndarray, fraction: float) -> float:
         test = np.zeros(len(labels), dtype=bool)
         test[held_out] = True
         train = ~test & (rng.rand(len(labels)) < fraction)
-        features = make_union(
-            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True),
-        )
-        model = SGDClassifier(
-            loss="log_loss", alpha=1e-5, max_iter=40, tol=None, random_state=2001, class_weight="balanced"
-        )
+        features = ngram_features()
+        model = linear_intent_model(class_weight="balanced")
         model.fit(features.fit_transform(texts[train]), labels[train])
         predicted[test] = model.predict(features.transform(texts[test]))
     return float(f1_score(labels, predicted, average="macro"))

@@ -56,7 +56,7 @@ test-app:
 
 test-engine:
 	$(ENGINE)/python -m pytest -c bot/pyproject.toml --rootdir . tests/actions
-	$(ENGINE)/rasa data validate --config bot/config.yml --domain "$$($(APP)/python -c 'from civicdesk.training import rasa_domain; print(rasa_domain())')" --data bot/data nlu_data/chat --fail-on-warnings
+	$(ENGINE)/rasa data validate --config bot/config.yml --domain "$$($(APP)/python -c 'from civicdesk.triage.training import rasa_domain; print(rasa_domain())')" --data bot/data nlu_data/chat --fail-on-warnings
 	$(ENGINE)/rasa test core --stories bot/tests --model var/models/civicdesk.tar.gz --out var/results/core --e2e --fail-on-prediction-errors
 
 lint: app-env

@@ -41,9 +41,11 @@ from pathlib import Path
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from civicdesk import auth, chat, migrate
+from civicdesk import migrate
+from civicdesk.chat import service as chat
 from civicdesk.db import make_engine, make_session_factory, transaction
 from civicdesk.settings import PROJECT_ROOT
+from civicdesk.staff import auth
 
 CLI = PROJECT_ROOT / ".venv" / "bin" / "civicdesk"
 AGENT_EMAIL, AGENT_PASSWORD = "bench.agent@northvale.ca", secrets.token_urlsafe(16)

@@ -36,8 +36,11 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from civicdesk import business_time, chat, email_cases, service_requests  # noqa: E402
+from civicdesk import business_time  # noqa: E402
+from civicdesk.chat import service as chat  # noqa: E402
+from civicdesk.mail import cases as email_cases  # noqa: E402
 from civicdesk.models import Conversation, Holiday, InboundEmail, KnowledgeGap, ServiceRequest  # noqa: E402
+from civicdesk.service_requests import service as service_requests  # noqa: E402
 
 REGION_TZ = business_time.REGION_TZ
 # Relative volume by local hour: a contact centre's day, quiet at night, busiest late morning.
@@ -385,8 +388,11 @@ def main() -> None:
     args = parser.parse_args()
     month = dt.date.fromisoformat(args.month + "-01")
 
-    from civicdesk import migrate, report_render, reports, seed
+    from civicdesk import migrate
+    from civicdesk.catalogue import seed
     from civicdesk.db import make_engine, make_session_factory, transaction
+    from civicdesk.reports import figures as reports
+    from civicdesk.reports import render as report_render
 
     scratch = tempfile.TemporaryDirectory()
     url = args.database_url or f"sqlite:///{scratch.name}/activity.db"

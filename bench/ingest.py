@@ -28,7 +28,8 @@ sys.path.insert(0, str(ROOT / "tests" / "app"))  # the Dovecot fixture the tests
 
 from dovecot import Dovecot, Mailbox  # noqa: E402
 
-from civicdesk import migrate, seed  # noqa: E402
+from civicdesk import migrate  # noqa: E402
+from civicdesk.catalogue import seed  # noqa: E402
 from civicdesk.db import make_engine, make_session_factory, transaction  # noqa: E402
 from classifiers.model import load_model, train  # noqa: E402
 from classifiers.registry import Registry  # noqa: E402

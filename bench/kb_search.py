@@ -20,9 +20,10 @@ from pathlib import Path
 import yaml
 from sqlalchemy import select
 
-from civicdesk import migrate, seed
+from civicdesk import migrate
+from civicdesk.catalogue import seed
 from civicdesk.db import make_engine, make_session_factory, transaction
-from civicdesk.kb_search import KnowledgebaseSearch, SearchResult, _Index
+from civicdesk.knowledge.search import KnowledgebaseSearch, SearchResult, _Index
 from civicdesk.models import KbArticle
 
 QUESTIONS = Path(__file__).resolve().parent.parent / "tests" / "app" / "data" / "kb_questions.yaml"

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from civicdesk import training
-from civicdesk.api_clients import clients_app
-from civicdesk.auth import users_app
 from civicdesk.db import make_engine, make_session_factory, transaction
 from civicdesk.errors import UserError
 from civicdesk.settings import PROJECT_ROOT, Settings, get_settings
+from civicdesk.staff.api_clients import clients_app
+from civicdesk.staff.auth import users_app
+from civicdesk.triage import training
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -150,7 +150,7 @@ def seed(
     directory: Annotated[Path | None, typer.Option("--dir", help="Seed folder (default: the shipped one).")] = None,
 ) -> None:
     """Load departments, services, articles, clinics, events, forms, referrals and the on-call roster."""
-    from civicdesk import seed as seed_loader
+    from civicdesk.catalogue import seed as seed_loader
 
     settings = get_settings()
     factory = make_session_factory(make_engine(settings.sqlalchemy_url))
@@ -172,7 +172,7 @@ def serve() -> None:
     ensure_port_free(settings.host, settings.port, "core web app", "CIVICDESK_PORT")
     typer.echo(f"civicdesk core on http://{settings.host}:{settings.port}  (health: /health, API docs: /docs)")
     uvicorn.run(
-        "civicdesk.web.app:create_app",
+        "civicdesk.app:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,
@@ -347,7 +347,7 @@ def kb_export(
     directory: Annotated[Path, typer.Argument(help="Folder to write one Markdown file per article.")],
 ) -> None:
     """Write every article as Markdown with front matter (the seed format), for review or bulk edits."""
-    from civicdesk import kb
+    from civicdesk.knowledge import articles as kb
 
     settings = get_settings()
     factory = make_session_factory(make_engine(settings.sqlalchemy_url))
@@ -362,7 +362,7 @@ def kb_import(
     author: Annotated[str, typer.Option(help="Recorded in each changed article's history.")] = "kb import",
 ) -> None:
     """Create or update articles from Markdown files; each changed article gets a new version."""
-    from civicdesk import kb
+    from civicdesk.knowledge import articles as kb
 
     settings = get_settings()
     factory = make_session_factory(make_engine(settings.sqlalchemy_url))
@@ -374,7 +374,7 @@ def kb_import(
 @retention_app.command("schedule")
 def retention_schedule() -> None:
     """List each record type with its retention period (the settings' overrides applied) and what happens then."""
-    from civicdesk import retention
+    from civicdesk.residents import retention
 
     days = retention.periods(get_settings().retention_days)
     for record in retention.SCHEDULE:
@@ -388,8 +388,8 @@ def retention_run(
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
     """Apply the retention schedule: past its period a record is deleted or anonymized. A dry run by default."""
-    from civicdesk import retention
     from civicdesk.db import utcnow
+    from civicdesk.residents import retention
 
     settings = get_settings()
     factory = make_session_factory(make_engine(settings.sqlalchemy_url))
@@ -427,7 +427,7 @@ def residents_export(
     phone: PhoneOption = None,
 ) -> None:
     """Write every record held about a resident (found by email and/or phone) to a JSON file for them."""
-    from civicdesk import residents
+    from civicdesk.residents import service as residents
 
     settings = get_settings()
     factory = make_session_factory(make_engine(settings.sqlalchemy_url))
@@ -448,7 +448,7 @@ def residents_erase(
     yes: Annotated[bool, typer.Option("--yes", help="Erase; without it, only list what would be erased.")] = False,
 ) -> None:
     """Erase a resident's records on their request: delete what exists only for them, anonymize the rest."""
-    from civicdesk import residents
+    from civicdesk.residents import service as residents
 
     settings = get_settings()
     factory = make_session_factory(make_engine(settings.sqlalchemy_url))
@@ -469,7 +469,7 @@ def sla_escalate(
     ] = None,
 ) -> None:
     """Escalate chats and emails waiting past their service level: routine becomes urgent, supervisors are emailed."""
-    from civicdesk import service_levels
+    from civicdesk.work import service_levels
 
     settings = get_settings()
     _setup_logging(settings)
@@ -495,7 +495,8 @@ def report(
     fmt: Annotated[str, typer.Option("--format", help="html, pdf or csv.")] = "html",
 ) -> None:
     """Write the contact centre's report (volumes, assistant, resolution, triage, knowledge gaps) for a period."""
-    from civicdesk import report_render, reports
+    from civicdesk.reports import figures as reports
+    from civicdesk.reports import render as report_render
 
     if fmt not in report_render.FORMATS:
         raise UserError(f"--format {fmt!r} is not one of: {', '.join(report_render.FORMATS)}")

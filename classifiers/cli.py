@@ -164,7 +164,7 @@ REFUSED_EXIT = 3  # retrain: a new version was trained but not promoted (2 stays
 
 def _registry() -> Any:
     from civicdesk.settings import get_settings
-    from civicdesk.training import triage_model_dir
+    from civicdesk.triage.training import triage_model_dir
     from classifiers.registry import Registry
 
     return Registry(triage_model_dir(get_settings()))
@@ -202,8 +202,8 @@ def retrain(
     """
     import getpass
 
-    from civicdesk.retraining import retrain as run_retrain
     from civicdesk.settings import get_settings
+    from civicdesk.triage.retraining import retrain as run_retrain
 
     try:
         with _spinner(quiet=as_json) as say:
@@ -325,7 +325,7 @@ def export_chat_nlu(
 ) -> None:
     """Write the chat messages the assistant did not understand as Rasa NLU data for review, contact details
     redacted; examples with no known intent are under `needs_review`."""
-    from civicdesk.chat_nlu import export
+    from civicdesk.triage.chat_nlu import export
 
     try:
         with _session_factory()() as session:

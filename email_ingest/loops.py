@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from email.message import EmailMessage, Message
 
-from email_ingest.parse import ParsedEmail, message_ids
+from civicdesk.mail.parse import ParsedEmail, message_ids
 
 LOOP_HEADER = "X-Civicdesk-Loop"
 _DAEMONS = re.compile(r"^(?:mailer-daemon|postmaster|mail-daemon|mailerdaemon|bounces?|no-?reply|do-?not-?reply)@")

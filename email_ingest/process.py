@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from civicdesk.business_time import REGION_TZ
 from civicdesk.db import utcnow
+from civicdesk.mail.parse import ParsedEmail, Unparseable, dedupe_key, parse
 from civicdesk.models import (
     EmailAttachment,
     InboundEmail,
@@ -37,19 +38,18 @@ from civicdesk.models import (
     ServiceRequest,
 )
 from civicdesk.notices import EMERGENCY_INSTRUCTION, NOTICE_OF_COLLECTION
-from civicdesk.service_requests import (
+from civicdesk.service_requests.service import (
     ContactIn,
     RequestIn,
     add_attachment,
     add_note,
     update_request,
 )
-from civicdesk.service_requests import (
+from civicdesk.service_requests.service import (
     create_request as create_service_request,
 )
 from civicdesk.validation import InvalidInput
 from email_ingest.loops import bounced_message_ids, is_bounce, no_reply_reason
-from email_ingest.parse import ParsedEmail, Unparseable, dedupe_key, parse
 
 if TYPE_CHECKING:
     from classifiers.model import Prediction, TriageModel

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from civicdesk.db import transaction, utcnow
 from civicdesk.errors import UserError
 from civicdesk.health import INGESTER
+from civicdesk.mail.parse import dedupe_key
 from civicdesk.models import ComponentHeartbeat, InboundEmail, MailboxLease
 from email_ingest.maildir import PROCESSED_FOLDER, QUARANTINE_FOLDER, Headers, RawMessage, read_headers
-from email_ingest.parse import dedupe_key
 from email_ingest.process import Outcome, ProcessConfig, predict_all, process, try_parse
 
 if TYPE_CHECKING:

@@ -82,7 +82,7 @@ class IngestService:
 
     @cached_property
     def triage(self) -> TriageLoader:
-        from civicdesk.training import triage_model_dir
+        from civicdesk.triage.training import triage_model_dir
 
         return TriageLoader(triage_model_dir(self.settings))
 

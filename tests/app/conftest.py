@@ -21,7 +21,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from civicdesk import migrate, seed
+from civicdesk import migrate
+from civicdesk.catalogue import seed
 from civicdesk.db import make_engine, make_session_factory, transaction
 from civicdesk.settings import PROJECT_ROOT, Settings
 

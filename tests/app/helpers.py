@@ -33,7 +33,7 @@ from civicdesk.models import (
     ServiceRequestNote,
     TriageCorrection,
 )
-from civicdesk.service_requests import ContactIn
+from civicdesk.service_requests.service import ContactIn
 from civicdesk.settings import Settings
 
 SEED_TODAY = dt.date(2026, 11, 23)  # a Monday: seeded slots start here

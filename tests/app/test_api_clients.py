@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from civicdesk import api_clients
 from civicdesk.db import transaction
 from civicdesk.errors import UserError
 from civicdesk.models import ApiClient
 from civicdesk.settings import Settings, get_settings
+from civicdesk.staff import api_clients
 
 
 def test_a_key_is_shown_once_and_only_its_hash_is_stored(session_factory: sessionmaker[Session]) -> None:

@@ -17,11 +17,11 @@ from helpers import race, resident
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from civicdesk import appointments
-from civicdesk.appointments import Conflict, SlotFull
+from civicdesk.bookings import appointments
+from civicdesk.bookings.appointments import Conflict, SlotFull
 from civicdesk.db import transaction
 from civicdesk.models import AppointmentBooking, AppointmentSlot
-from civicdesk.service_requests import ContactIn, NotFound
+from civicdesk.service_requests.service import ContactIn, NotFound
 from civicdesk.settings import Settings
 from civicdesk.validation import InvalidInput
 

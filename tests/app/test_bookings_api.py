@@ -15,12 +15,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from civicdesk.app import create_app
+
 # A seeded copy of the database per test.
 from civicdesk.business_time import REGION_TZ
 from civicdesk.db import transaction
 from civicdesk.models import AppointmentLocation, AppointmentSlot, AppointmentType, PublicEvent
 from civicdesk.settings import Settings
-from civicdesk.web.app import create_app
 
 EVENT = "budget_town_hall_port_sable"
 

@@ -25,9 +25,9 @@ from helpers import free_port
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from test_widget import ARTIFACTS, assert_accessible, launch, seeded_sqlite
 
-from civicdesk import auth
 from civicdesk.db import make_engine, make_session_factory, transaction
 from civicdesk.settings import PROJECT_ROOT, Settings
+from civicdesk.staff import auth
 
 STARTUP_SECONDS = 300
 AGENT = ("dana.kowalski@northvale.ca", "Dana Kowalski", "pothole patrol 2026 spring")

@@ -15,10 +15,10 @@ from sqlalchemy import select
 from test_console_email import HOSTILE_HTML, letter
 from test_widget import ARTIFACTS, assert_accessible, browser, core, settings  # noqa: F401 (fixtures)
 
-from civicdesk import auth
 from civicdesk.db import make_engine, make_session_factory, transaction
 from civicdesk.models import InboundEmail
 from civicdesk.settings import Settings
+from civicdesk.staff import auth
 from classifiers.model import load_model
 from email_ingest.maildir import MaildirSource
 from email_ingest.runner import ingest_once

@@ -11,9 +11,10 @@ from playwright.sync_api import Browser, Page, expect
 from test_classifiers_registry import EVAL, TRAIN
 from test_widget import ARTIFACTS, ThreadedServer, assert_accessible, browser, seeded_sqlite  # noqa: F401 (fixture)
 
-from civicdesk import auth, retraining
 from civicdesk.db import make_engine, make_session_factory, transaction
 from civicdesk.settings import Settings
+from civicdesk.staff import auth
+from civicdesk.triage import retraining
 from classifiers.registry import Registry
 
 TRAINER = ("sam.okafor@northvale.ca", "Sam Okafor", "quiet lake morning 2026")

@@ -8,10 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from civicdesk import chat
+from civicdesk.app import create_app
+from civicdesk.chat import service as chat
 from civicdesk.db import transaction
 from civicdesk.settings import Settings
-from civicdesk.web.app import create_app
 
 
 @pytest.fixture

@@ -19,10 +19,11 @@ from helpers import make_settings
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from civicdesk import chat, retention
+from civicdesk.app import create_app
+from civicdesk.chat import service as chat
 from civicdesk.db import utcnow
+from civicdesk.residents import retention
 from civicdesk.settings import PROJECT_ROOT, Settings
-from civicdesk.web.app import create_app
 
 STARTUP_SECONDS = 240
 

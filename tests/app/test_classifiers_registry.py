@@ -24,12 +24,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from civicdesk import auth, chat, chat_nlu, retraining, training
+from civicdesk.app import create_app
+from civicdesk.chat import service as chat
 from civicdesk.cli import app as civicdesk_app
 from civicdesk.db import transaction
 from civicdesk.models import AuditEntry, TriageCorrection
 from civicdesk.settings import Settings, get_settings
-from civicdesk.web.app import create_app
+from civicdesk.staff import auth
+from civicdesk.triage import chat_nlu, retraining, training
 from classifiers.data import file_sha256
 from classifiers.registry import (
     ACTIVE_FILE,

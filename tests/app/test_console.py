@@ -22,7 +22,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.websockets import WebSocketDisconnect
 
-from civicdesk import auth, chat, service_requests
+from civicdesk.app import create_app
+from civicdesk.chat import service as chat
 from civicdesk.db import transaction
 from civicdesk.models import (
     AuditEntry,
@@ -33,8 +34,9 @@ from civicdesk.models import (
     LoginAttempt,
     ServiceRequest,
 )
+from civicdesk.service_requests import service as service_requests
 from civicdesk.settings import Settings
-from civicdesk.web.app import create_app
+from civicdesk.staff import auth
 
 PASSWORD = "correct horse battery staple"
 # Checks that depend on no database feature run on SQLite only; the queue, search and chat flows run on both.

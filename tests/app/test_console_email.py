@@ -31,8 +31,9 @@ from test_console import (  # noqa: F401 (fixtures)
     staff,
 )
 
-from civicdesk import chat, email_cases
+from civicdesk.chat import service as chat
 from civicdesk.db import transaction, utcnow
+from civicdesk.mail import cases as email_cases
 from civicdesk.models import AuditEntry, InboundEmail, ServiceRequest, TriageCorrection
 from classifiers.model import TriageModel, load_model
 from email_ingest.maildir import MaildirSource

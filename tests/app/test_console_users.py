@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from civicdesk.auth import users_app
 from civicdesk.models import AuditEntry, StaffUser
 from civicdesk.settings import Settings, get_settings
+from civicdesk.staff.auth import users_app
 
 runner = CliRunner()
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

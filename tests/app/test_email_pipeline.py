@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from civicdesk.models import InboundEmail, OutboundMessage, ServiceRequest
-from civicdesk.service_requests import get_by_reference, update_request
+from civicdesk.service_requests.service import get_by_reference, update_request
 from classifiers.model import TriageModel, load_model
 from email_ingest.imap import ImapAccount, ImapSource
 from email_ingest.outbox import SmtpRelay, deliver_pending

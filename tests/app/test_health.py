@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from civicdesk.app import create_app
 from civicdesk.db import transaction, utcnow
 from civicdesk.health import INGESTER
 from civicdesk.models import ComponentHeartbeat
 from civicdesk.settings import Settings
-from civicdesk.web.app import create_app
 
 
 class Ok(BaseHTTPRequestHandler):

@@ -7,10 +7,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from civicdesk.app import create_app
 from civicdesk.db import transaction
 from civicdesk.models import KnowledgeGap
 from civicdesk.settings import Settings
-from civicdesk.web.app import create_app
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ def test_api_errors_name_the_field_and_unknown_references_are_404(client: TestCl
 
 
 def test_an_issued_internal_key_works_until_revoked(client: TestClient, session_factory: sessionmaker[Session]) -> None:
-    from civicdesk import api_clients
+    from civicdesk.staff import api_clients
 
     with transaction(session_factory) as session:
         key = api_clients.create_client(session, "agent-console", "internal")

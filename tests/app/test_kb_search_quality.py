@@ -12,7 +12,7 @@ import pytest
 import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
-from civicdesk.kb_search import KnowledgebaseSearch
+from civicdesk.knowledge.search import KnowledgebaseSearch
 
 
 @pytest.fixture

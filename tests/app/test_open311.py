@@ -22,13 +22,13 @@ from helpers import free_port
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from civicdesk import api_clients
+from civicdesk.app import create_app
 from civicdesk.db import transaction, utcnow
 from civicdesk.models import Contact, Service, ServiceRequest, ServiceRequestNote
-from civicdesk.service_requests import ContactIn, RequestIn, create_request, get_by_reference, update_request
+from civicdesk.service_requests import open311
+from civicdesk.service_requests.service import ContactIn, RequestIn, create_request, get_by_reference, update_request
 from civicdesk.settings import Settings
-from civicdesk.web import open311
-from civicdesk.web.app import create_app
+from civicdesk.staff import api_clients
 
 BASE = "/open311/v2"
 DESIGN_CODES = {

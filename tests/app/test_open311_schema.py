@@ -18,11 +18,11 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy.orm import Session, sessionmaker
 
-from civicdesk import api_clients
+from civicdesk.app import create_app
 from civicdesk.db import transaction
+from civicdesk.service_requests import open311
 from civicdesk.settings import Settings
-from civicdesk.web import open311
-from civicdesk.web.app import create_app
+from civicdesk.staff import api_clients
 
 EXAMPLES = 25  # per operation, mode and database: the whole file runs in well under a minute
 # Schema-valid input these operations rightly refuse (400), by rules a static schema cannot state: a location or an

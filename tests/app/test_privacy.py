@@ -8,9 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from civicdesk import chat_nlu, cli
+from civicdesk import cli
 from civicdesk.privacy import RedactingFilter, redact
 from civicdesk.settings import Settings
+from civicdesk.triage import chat_nlu
 
 # (text, the personal information in it): every format the centre sees in mail and chat.
 CORPUS: list[tuple[str, list[str]]] = [

@@ -22,13 +22,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from civicdesk import auth, report_render, reports
+from civicdesk.app import create_app
 from civicdesk.cli import app as cli_app
 from civicdesk.db import transaction
 from civicdesk.models import Service
+from civicdesk.reports import figures as reports
+from civicdesk.reports import render as report_render
 from civicdesk.settings import PROJECT_ROOT, Settings, get_settings
+from civicdesk.staff import auth
 from civicdesk.validation import InvalidInput
-from civicdesk.web.app import create_app
 
 sys.path.insert(0, str(PROJECT_ROOT / "bench"))
 import generate_activity as activity  # noqa: E402
@@ -79,7 +81,7 @@ def exact_scenario(session: Session) -> None:
     activity.add_chat(session, local(day(15), 9, 0), handoff_reason="resident_request", rating=2)
     activity.add_chat(session, local(day(16), 9, 0), handoff_reason="resident_request")
     activity.add_chat(session, local(day(16), 15, 0), handoff_reason="not_understood")
-    from civicdesk import chat
+    from civicdesk.chat import service as chat
 
     silent = chat.start(session)
     silent.created_at = local(day(17), 9, 0)

@@ -13,11 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from civicdesk import residents
 from civicdesk.cli import app
 from civicdesk.db import transaction, utcnow
 from civicdesk.errors import UserError
 from civicdesk.models import AuditEntry, Contact, Conversation, InboundEmail, OutboundMessage, ServiceRequest
+from civicdesk.residents import service as residents
 from civicdesk.settings import Settings, get_settings
 
 

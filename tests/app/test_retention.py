@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from civicdesk import retention
 from civicdesk.cli import app
 from civicdesk.db import transaction
 from civicdesk.errors import UserError
@@ -30,6 +29,7 @@ from civicdesk.models import (
     ServiceRequest,
     TriageCorrection,
 )
+from civicdesk.residents import retention
 from civicdesk.settings import Settings, get_settings
 from email_ingest.maildir import PROCESSED_FOLDER, QUARANTINE_FOLDER, MaildirSource
 

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from civicdesk import kb, seed
+from civicdesk.catalogue import seed
 from civicdesk.db import transaction
+from civicdesk.knowledge import articles as kb
 from civicdesk.models import AppointmentSlot, Department, KbArticle, Service
 from civicdesk.seed_schema import SEED_DIR, SeedError
 

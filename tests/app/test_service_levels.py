@@ -9,14 +9,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from civicdesk import auth, chat, service_levels
 from civicdesk.business_time import REGION_TZ
+from civicdesk.chat import service as chat
 from civicdesk.cli import app
+from civicdesk.console import dashboard
+from civicdesk.console.templating import environment
 from civicdesk.db import transaction, utcnow
 from civicdesk.models import AuditEntry, Conversation, InboundEmail, OutboundMessage, ServiceRequest
 from civicdesk.settings import Settings, get_settings
-from civicdesk.web.console import dashboard, queue
-from civicdesk.web.console.templating import environment
+from civicdesk.staff import auth
+from civicdesk.work import queue, service_levels
 
 PASSWORD = "correct horse battery staple"
 MINUTE = dt.timedelta(minutes=1)

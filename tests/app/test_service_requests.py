@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from civicdesk.db import transaction
 from civicdesk.models import Contact
-from civicdesk.service_requests import (
+from civicdesk.service_requests.service import (
     ContactIn,
     RequestIn,
     create_request,
@@ -46,7 +46,7 @@ def pothole(**overrides: object) -> RequestIn:
 
 
 def required_answers(session: Session, code: str) -> dict[str, object]:
-    from civicdesk.service_requests import active_service
+    from civicdesk.service_requests.service import active_service
 
     answers: dict[str, object] = {}
     for attribute in active_service(session, code).attributes:
@@ -168,7 +168,7 @@ def test_two_first_requests_from_one_resident_at_once_make_one_contact(
 
 
 def test_a_name_on_file_is_kept_and_agents_correct_it(seeded: sessionmaker[Session]) -> None:
-    from civicdesk.service_requests import update_contact, upsert_contact
+    from civicdesk.service_requests.service import update_contact, upsert_contact
 
     with transaction(seeded) as session:
         contact = upsert_contact(session, ContactIn(name="Dana Okafor", email="dana@example.org"))

@@ -17,11 +17,13 @@ from helpers import SCRIPT, SEED_TODAY, FakeRasa, free_port, make_settings
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import delete, select
 
-from civicdesk import chat, migrate, seed
+from civicdesk import migrate
+from civicdesk.app import create_app
+from civicdesk.catalogue import seed
+from civicdesk.chat import service as chat
 from civicdesk.db import make_engine, make_session_factory, transaction
 from civicdesk.models import ChatMessage, Department, Holiday
 from civicdesk.settings import PROJECT_ROOT, Settings
-from civicdesk.web.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

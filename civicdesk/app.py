@@ -1,0 +1,58 @@
+"""FastAPI application factory. One app per process; settings and the session factory live on app.state."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from civicdesk import console, health
+from civicdesk.bookings import api as api_bookings
+from civicdesk.chat import gateway as chat
+from civicdesk.console.templating import STATIC
+from civicdesk.db import make_engine, make_session_factory
+from civicdesk.knowledge.search import KnowledgebaseSearch
+from civicdesk.service_requests import api, open311
+from civicdesk.service_requests.service import NotFound
+from civicdesk.settings import Settings, get_settings
+from civicdesk.validation import InvalidInput
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="civicdesk",
+        summary="Northvale Service First: knowledgebase, service requests and the chat and email front door.",
+        version="0.1.0",
+    )
+    engine = make_engine(settings.sqlalchemy_url)
+    app.state.settings = settings
+    app.state.session_factory = make_session_factory(engine)
+    app.state.kb_search = KnowledgebaseSearch()
+
+    @app.get("/health", tags=["operations"])
+    async def get_health() -> JSONResponse:
+        """Each component's state; HTTP 503 unless every one is ok (so load balancers can use it)."""
+        components = await health.check_all(settings, app.state.session_factory)
+        body = health.report(components)
+        return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+
+    @app.exception_handler(InvalidInput)
+    async def invalid_input(_request: Request, error: InvalidInput) -> JSONResponse:
+        # The same shape as FastAPI's own validation errors, so clients handle one format.
+        detail = [{"loc": ["body", *error.field.split(".")], "msg": error.message, "type": "invalid_input"}]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_request: Request, error: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=404)
+
+    app.include_router(api.router)
+    app.include_router(api_bookings.router)
+    app.include_router(open311.router)
+    app.include_router(chat.router)
+    app.include_router(console.router)
+    if settings.env != "production":
+        app.include_router(console.dev_router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

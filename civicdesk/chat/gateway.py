@@ -1,0 +1,410 @@
+"""The resident's side of the chat gateway: one WebSocket per browser tab, speaking small JSON messages.
+
+Server -> browser: {"type": "conversation", "id", "owner", "history": [message...]} once on connect, then
+{"type": "typing"} while the assistant thinks, {"type": "message", ...} for each new message from the assistant,
+an agent or the system, {"type": "queue", "position"} when the place in the agent queue changes, and
+{"type": "error", "message", "field"?} for input it cannot take.
+Browser -> server: {"type": "end", "rating"?: 1-5, "comment"?} when the resident ends the chat (the end-of-chat
+survey); {"type": "message", "text"}; a pressed quick-reply button sends {"type": "message", "text":
+title, "payload": payload}; a waiting resident taking the offer sends {"type": "leave_message", "choice":
+"callback" | "message", "text", "name", "phone", "email"}.
+A browser that reconnects with `?conversation=<id>` resumes that conversation with its history; the id is
+unguessable, and it is the only way to reach a conversation.
+
+Real time: everything is written to the database first; a socket then sends what is new in its conversation.
+A writer in this process wakes the sockets at once (`ChatHub.notify`); writes by another web worker are found by
+polling every `chat_poll_seconds`, so any number of workers behind a load balancer work without a message bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import json
+import logging
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx
+from anyio import to_thread
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from civicdesk.chat import service as chat
+from civicdesk.models import ChatMessage, Conversation
+from civicdesk.validation import InvalidInput
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["chat"])
+MAX_MESSAGE_CHARS = 2000
+MAX_FIELD_CHARS = 254
+BUTTON_LOOKBACK = 50  # a button pressed must have been offered among this many latest messages
+
+
+class ChatHub:
+    """Per-process wake-up calls for the sockets watching a conversation. Safe to call from any thread.
+
+    A writer in this process calls `notify` after its commit. For writes by other web workers, one poller
+    thread per process looks at the watched conversations every `poll_seconds` (one query for all of them) and
+    wakes those that changed; it also wakes the waiting ones every `WAITING_EVERY` polls, so their place in the
+    queue and the callback offer stay current. The thread runs only while someone is watching.
+    """
+
+    WAITING_EVERY = 4
+
+    def __init__(self, factory: sessionmaker[Session], poll_seconds: float) -> None:
+        self._factory = factory
+        self._poll_seconds = poll_seconds
+        self._lock = threading.Lock()
+        self._watchers: dict[int, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = defaultdict(set)
+        self._poller: threading.Thread | None = None
+
+    @contextmanager
+    def watch(self, conversation_id: int) -> Iterator[asyncio.Event]:
+        event = asyncio.Event()
+        entry = (asyncio.get_running_loop(), event)
+        with self._lock:
+            self._watchers[conversation_id].add(entry)
+            if self._poller is None:
+                self._poller = threading.Thread(target=self._poll, name="chat-poller", daemon=True)
+                self._poller.start()
+        try:
+            yield event
+        finally:
+            with self._lock:
+                self._watchers[conversation_id].discard(entry)
+                if not self._watchers[conversation_id]:
+                    del self._watchers[conversation_id]
+
+    def notify(self, conversation_id: int) -> None:
+        with self._lock:
+            watchers = list(self._watchers.get(conversation_id, ()))
+        for loop, event in watchers:
+            with suppress(RuntimeError):  # that socket's event loop has just closed
+                loop.call_soon_threadsafe(event.set)
+
+    def _poll(self) -> None:
+        seen: dict[int, tuple[Any, str]] = {}
+        for tick in itertools.count():
+            time.sleep(self._poll_seconds)
+            with self._lock:
+                watched = list(self._watchers)
+                if not watched:
+                    self._poller = None  # the next watcher starts a new thread
+                    return
+            try:
+                with self._factory() as session:
+                    rows = session.execute(
+                        select(Conversation.id, Conversation.updated_at, Conversation.owner).where(
+                            Conversation.id.in_(watched)
+                        )
+                    ).all()
+            except SQLAlchemyError:
+                log.warning("the chat poller could not read the database; trying again", exc_info=True)
+                continue
+            for conversation_id, updated_at, owner in rows:
+                changed = seen.get(conversation_id) != (updated_at, owner)
+                seen[conversation_id] = (updated_at, owner)
+                if changed or (owner == "waiting" and tick % self.WAITING_EVERY == 0):
+                    self.notify(conversation_id)
+
+
+def hub_of(app: Any) -> ChatHub:
+    if not hasattr(app.state, "chat_hub"):
+        app.state.chat_hub = ChatHub(app.state.session_factory, app.state.settings.chat_poll_seconds)
+    hub: ChatHub = app.state.chat_hub
+    return hub
+
+
+SAFETY_WAKE_SECONDS = 15.0  # a socket looks for news at least this often, whatever the poller says
+
+
+async def wait_for_news(event: asyncio.Event, seconds: float = SAFETY_WAKE_SECONDS) -> None:
+    with anyio.move_on_after(seconds):
+        await event.wait()
+    event.clear()
+
+
+def message_json(message: ChatMessage) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "id": message.id,
+        "author": message.author,
+        "name": message.payload.get("name"),
+        "text": message.text,
+        "buttons": message.payload.get("buttons", []),
+        "offer": message.payload.get("offer", []),
+        "at": message.at.isoformat(),
+        **({"position": message.payload["queue_position"]} if "queue_position" in message.payload else {}),
+    }
+
+
+def problem(data: Any) -> str | None:
+    if not isinstance(data, dict) or data.get("type") not in ("message", "leave_message", "end"):
+        return 'send {"type": "message", "text": "..."}'
+    if data["type"] == "end":
+        rating, comment = data.get("rating"), data.get("comment")
+        if rating is not None and (isinstance(rating, bool) or rating not in chat.RATINGS):
+            return "the rating is a number from 1 (poor) to 5 (excellent)"
+        if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_MESSAGE_CHARS):
+            return f"the comment must be text of at most {MAX_MESSAGE_CHARS} characters"
+        return None
+    text = data.get("text")
+    if not isinstance(text, str) or not text.strip():
+        return "the message is empty"
+    if len(text) > MAX_MESSAGE_CHARS:
+        return f"messages are limited to {MAX_MESSAGE_CHARS} characters; please split it"
+    if "payload" in data and not isinstance(data["payload"], str):
+        return "a button's payload is text"
+    if data["type"] == "leave_message":
+        for name in ("choice", "name", "phone", "email"):
+            value = data.get(name)
+            if value is not None and (not isinstance(value, str) or len(value) > MAX_FIELD_CHARS):
+                return f"{name} must be text of at most {MAX_FIELD_CHARS} characters"
+    return None
+
+
+@dataclass
+class Opened:
+    public_id: str
+    conversation_id: int
+    owner: str
+    history: list[dict[str, Any]]
+    last_id: int
+    position: int | None
+
+
+def _open(factory: sessionmaker[Session], public_id: str | None) -> Opened:
+    with chat.writing(factory) as session:
+        try:
+            current = chat.find(session, public_id) if public_id else chat.start(session)
+        except chat.ConversationNotFound:
+            current = chat.start(session)  # an expired or mistyped id starts afresh, revealing nothing
+        past = chat.history(session, current)
+        return Opened(
+            current.public_id,
+            current.id,
+            current.owner,
+            [message_json(m) for m in past],
+            past[-1].id if past else 0,
+            chat.queue_position(session, current),
+        )
+
+
+@dataclass
+class News:
+    messages: list[dict[str, Any]]
+    last_id: int
+    position: int | None
+
+
+def _news(factory: sessionmaker[Session], conversation_id: int, after_id: int, offer_after: float) -> News:
+    """New messages since `after_id`; makes the callback offer once the wait has been too long."""
+    wait = dt.timedelta(seconds=offer_after)
+    with factory() as session:
+        conversation = chat.get(session, conversation_id)
+        due = chat.offer_due(conversation, wait)
+    if due:
+        with chat.writing(factory) as session:
+            chat.offer_alternatives(session, chat.get(session, conversation_id), wait)
+    with factory() as session:
+        conversation = chat.get(session, conversation_id)
+        fresh = chat.messages_after(session, conversation_id, after_id)
+        return News(
+            [message_json(m) for m in fresh],
+            fresh[-1].id if fresh else after_id,
+            chat.queue_position(session, conversation),
+        )
+
+
+def _button_offered(factory: sessionmaker[Session], conversation_id: int, payload: str) -> bool:
+    with factory() as session:
+        recent = session.scalars(
+            select(ChatMessage.payload)
+            .where(ChatMessage.conversation_id == conversation_id, ChatMessage.author == "bot")
+            .order_by(ChatMessage.id.desc())
+            .limit(BUTTON_LOOKBACK)
+        )
+        return any(payload == b.get("payload") for buttons in recent for b in buttons.get("buttons", []))
+
+
+def _end_chat(factory: sessionmaker[Session], conversation_id: int, data: dict[str, Any]) -> None:
+    with chat.writing(factory) as session:
+        chat.end_by_resident(session, chat.get(session, conversation_id), data.get("rating"), data.get("comment"))
+
+
+def _leave_message(factory: sessionmaker[Session], conversation_id: int, data: dict[str, Any]) -> None:
+    with chat.writing(factory) as session:
+        conversation = chat.get(session, conversation_id)
+        chat.leave_message(
+            session,
+            conversation,
+            str(data.get("choice") or ""),
+            str(data["text"]),
+            name=data.get("name") or None,
+            phone=data.get("phone") or None,
+            email=data.get("email") or None,
+        )
+
+
+class ResidentSocket:
+    """One browser tab: a receiving loop (the resident's input) and a sending loop (what is new)."""
+
+    def __init__(self, websocket: WebSocket, opened: Opened) -> None:
+        self.websocket = websocket
+        self.opened = opened
+        self.state = websocket.app.state
+        self.factory: sessionmaker[Session] = self.state.session_factory
+        self.hub = hub_of(websocket.app)
+        self.send_lock = anyio.Lock()
+        self.last_position = opened.position
+        self.delivered = opened.last_id  # the newest message id the browser has
+        self.recent: deque[float] = deque()  # when the last messages arrived, for the rate limit
+
+    def too_fast(self) -> str | None:
+        now = time.monotonic()
+        while self.recent and now - self.recent[0] > 60:
+            self.recent.popleft()
+        # A person types a few messages a minute; a script flooding the socket (and, through it, Rasa and the
+        # database) is slowed to CIVICDESK_CHAT_MESSAGES_PER_MINUTE per rolling minute per tab, and told so.
+        if len(self.recent) >= self.state.settings.chat_messages_per_minute:
+            return "you are sending messages very quickly; please wait a moment and try again"
+        self.recent.append(now)
+        return None
+
+    async def send(self, data: dict[str, Any]) -> None:
+        async with self.send_lock:
+            await self.websocket.send_json(data)
+
+    async def deliver(self, messages: list[dict[str, Any]], position: int | None = None) -> None:
+        """Send what the browser has not had yet, in order. Two paths deliver (the answer to the resident's own
+        message at once, and the news loop), so each message goes out once, whichever comes first."""
+        async with self.send_lock:
+            for message in messages:
+                if message["id"] <= self.delivered:
+                    continue
+                self.delivered = message["id"]
+                if message["author"] != "resident":  # the widget shows the resident's words as they are sent
+                    await self.websocket.send_json(message)
+                if "position" in message:  # a queue message tells the place itself
+                    self.last_position = message["position"]
+            if position is not None and position != self.last_position:
+                self.last_position = position
+                await self.websocket.send_json({"type": "queue", "position": position})
+
+    async def push_news(self, event: asyncio.Event) -> None:
+        wait = self.state.settings.chat_agent_wait_seconds
+        while True:
+            await wait_for_news(event)
+            news = await to_thread.run_sync(_news, self.factory, self.opened.conversation_id, self.delivered, wait)
+            await self.deliver(news.messages, news.position)
+
+    async def take_input(self, client: httpx.AsyncClient) -> None:
+        settings = self.state.settings
+        while True:
+            try:
+                data = await self.websocket.receive_json()
+            except WebSocketDisconnect:
+                return
+            except (ValueError, json.JSONDecodeError):
+                data = None  # not JSON
+            wrong = problem(data) or self.too_fast()
+            if wrong:
+                await self.send({"type": "error", "message": wrong})
+                continue
+            if data["type"] == "leave_message":
+                await self.leave_message(data)
+                continue
+            if data["type"] == "end":
+                await to_thread.run_sync(_end_chat, self.factory, self.opened.conversation_id, data)
+                self.hub.notify(self.opened.conversation_id)  # the reply arrives like any new message
+                continue
+            text, rasa_text = data["text"].strip(), None
+            if "payload" in data:
+                payload = data["payload"]
+                if not await to_thread.run_sync(_button_offered, self.factory, self.opened.conversation_id, payload):
+                    await self.send({"type": "error", "message": "that button is no longer available"})
+                    continue
+                rasa_text = payload
+            else:
+                # Typed text never reaches Rasa as an intent ("/handback", "/request_human{...}"): only the
+                # buttons the assistant offered may do that.
+                text = text.lstrip("/").strip()
+                if not text:
+                    await self.send({"type": "error", "message": "the message is empty"})
+                    continue
+            await self.send({"type": "typing"})
+            answer = await chat.resident_says(
+                self.factory, client, settings.rasa_url, self.opened.public_id, text, rasa_text, self.delivered
+            )
+            await self.deliver([message_json(m) for m in answer])
+            self.hub.notify(self.opened.conversation_id)  # other tabs, and agents watching
+
+    async def leave_message(self, data: dict[str, Any]) -> None:
+        try:
+            await to_thread.run_sync(_leave_message, self.factory, self.opened.conversation_id, data)
+        except InvalidInput as error:
+            await self.send({"type": "error", "message": error.message, "field": error.field})
+            return
+        except chat.NotAllowed as error:
+            await self.send({"type": "error", "message": str(error)})
+            return
+        self.hub.notify(self.opened.conversation_id)
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def demo_page(request: Request) -> Response:
+    """A Northvale Region web page with the widget on it, as the Region's website would carry it."""
+    from civicdesk.console.templating import render  # the console imports this module
+
+    return render(request, "site/index.html", private=False)
+
+
+@router.get("/widget.js", include_in_schema=False)
+async def widget_script() -> Response:
+    """The widget, for `<script src=".../widget.js" defer>` on any Regional page. Short cache: fixes reach
+    residents within minutes."""
+    from civicdesk.console.templating import STATIC
+
+    return FileResponse(
+        STATIC / "widget.js",
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.websocket("/chat/ws")
+async def chat_socket(websocket: WebSocket, conversation: str | None = None) -> None:
+    await websocket.accept()
+    opened = await to_thread.run_sync(_open, websocket.app.state.session_factory, conversation)
+    await websocket.send_json(
+        {
+            "type": "conversation",
+            "id": opened.public_id,
+            "owner": opened.owner,
+            "history": opened.history,
+            **({"position": opened.position} if opened.position is not None else {}),
+        }
+    )
+    resident = ResidentSocket(websocket, opened)
+    with resident.hub.watch(opened.conversation_id) as event:
+        async with httpx.AsyncClient() as client, anyio.create_task_group() as tasks:
+            tasks.start_soon(_until_closed, resident.push_news, event)
+            await resident.take_input(client)
+            tasks.cancel_scope.cancel()
+
+
+async def _until_closed(push: Any, event: asyncio.Event) -> None:
+    # Sending to a socket the browser has just closed is the normal way this loop ends.
+    with suppress(WebSocketDisconnect, RuntimeError, OSError):
+        await push(event)

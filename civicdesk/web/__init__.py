@@ -1,1 +1,0 @@
-"""The core web app: HTTP API, health, and (later) the chat gateway and agent console."""

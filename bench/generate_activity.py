@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from civicdesk import business_time  # noqa: E402
+from civicdesk import business_time, contacts  # noqa: E402
 from civicdesk.chat import service as chat  # noqa: E402
 from civicdesk.mail import cases as email_cases  # noqa: E402
 from civicdesk.models import Conversation, Holiday, InboundEmail, KnowledgeGap, ServiceRequest  # noqa: E402
@@ -138,7 +138,7 @@ def add_request(
             channel=channel,
             address=f"{100 + number} {street}",
             urgency=urgency,
-            contact=service_requests.ContactIn(
+            contact=contacts.ContactIn(
                 name=f"Resident {number}", email=f"resident{number}@example.org", phone=f"905{2000000 + number}"
             ),
         ),

@@ -7,15 +7,17 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from civicdesk import console, health
-from civicdesk.bookings import api as api_bookings
-from civicdesk.chat import gateway as chat
+from civicdesk.bookings import api as bookings_api
+from civicdesk.catalogue import api as catalogue_api
+from civicdesk.chat import gateway as chat_gateway
 from civicdesk.console.templating import STATIC
 from civicdesk.db import make_engine, make_session_factory
+from civicdesk.errors import Conflict, InvalidInput, NotFound
+from civicdesk.knowledge import api as knowledge_api
 from civicdesk.knowledge.search import KnowledgebaseSearch
-from civicdesk.service_requests import api, open311
-from civicdesk.service_requests.service import NotFound
+from civicdesk.service_requests import api as service_requests_api
+from civicdesk.service_requests import open311
 from civicdesk.settings import Settings, get_settings
-from civicdesk.validation import InvalidInput
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -47,10 +49,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def not_found(_request: Request, error: NotFound) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=404)
 
-    app.include_router(api.router)
-    app.include_router(api_bookings.router)
-    app.include_router(open311.router)
-    app.include_router(chat.router)
+    @app.exception_handler(Conflict)
+    async def conflict(_request: Request, error: Conflict) -> JSONResponse:
+        # Valid input the current state refuses; the message is the reason to give the resident.
+        return JSONResponse({"detail": str(error)}, status_code=409)
+
+    for area_api in (catalogue_api, knowledge_api, service_requests_api, bookings_api, open311, chat_gateway):
+        app.include_router(area_api.router)
     app.include_router(console.router)
     if settings.env != "production":
         app.include_router(console.dev_router)

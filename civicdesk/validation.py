@@ -6,22 +6,16 @@ Each returns the canonical form or raises `InvalidInput` naming the field and wh
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-from civicdesk.errors import UserError
+from pydantic import AfterValidator
+
+from civicdesk.errors import InvalidInput
 
 # Canada Post: no D, F, I, O, Q or U anywhere; no W or Z as the first letter.
 POSTAL_CODE = re.compile(r"^([ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]) ?(\d[ABCEGHJ-NPRSTV-Z]\d)$")
 EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[A-Za-z]{2,}$")
 PROVINCES = {"AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT"}
-
-
-class InvalidInput(UserError):
-    """A value a resident or client gave that cannot be accepted; `field` says which."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 def postal_code(value: str, field: str = "postal_code") -> str:
@@ -59,3 +53,14 @@ def name(value: str, field: str = "name", limit: int = 200) -> str:
     if len(text) > limit or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
         raise InvalidInput(field, f"a name of at most {limit} ordinary characters, please")
     return text
+
+
+def _printable(value: str) -> str:
+    # PostgreSQL refuses NUL in text; control characters have no business in names or addresses anyway.
+    if any(ord(character) < 32 or ord(character) == 127 for character in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+# A line of text in an API body: PostgreSQL refuses NUL, and control characters belong in no name or address.
+Line = Annotated[str, AfterValidator(_printable)]

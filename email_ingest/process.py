@@ -27,7 +27,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from civicdesk.business_time import REGION_TZ
+from civicdesk.contacts import ContactIn
 from civicdesk.db import utcnow
+from civicdesk.errors import InvalidInput
 from civicdesk.mail.parse import ParsedEmail, Unparseable, dedupe_key, parse
 from civicdesk.models import (
     EmailAttachment,
@@ -38,17 +40,8 @@ from civicdesk.models import (
     ServiceRequest,
 )
 from civicdesk.notices import EMERGENCY_INSTRUCTION, NOTICE_OF_COLLECTION
-from civicdesk.service_requests.service import (
-    ContactIn,
-    RequestIn,
-    add_attachment,
-    add_note,
-    update_request,
-)
-from civicdesk.service_requests.service import (
-    create_request as create_service_request,
-)
-from civicdesk.validation import InvalidInput
+from civicdesk.service_requests.service import RequestIn, add_attachment, add_note, update_request
+from civicdesk.service_requests.service import create_request as create_service_request
 from email_ingest.loops import bounced_message_ids, is_bounce, no_reply_reason
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
-"""Internal API (`/api/v1`) for appointments, event RSVPs, mailed forms and referrals, called by the bot's actions.
+"""Internal API (`/api/v1`) for appointments, event RSVPs and mailed forms, called by the bot's actions.
 
 Statuses: 422 names the field that cannot be accepted, 404 an unknown reference (the app's handlers turn
-InvalidInput and NotFound into these), 409 a valid request the current state refuses (no seat left, already
+InvalidInput, NotFound and Conflict into these), 409 a valid request the current state refuses (no seat left, already
 cancelled, already booked, already taken place). A booking is changed only with the email or phone it was made
 with; that proof travels in the JSON body, never in the URL, so it stays out of access logs.
 """
@@ -13,15 +13,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import BaseModel, Field
 
+from civicdesk import validation
 from civicdesk.bookings import appointments, events, mailed_forms
-from civicdesk.bookings.appointments import Conflict
-from civicdesk.catalogue import referrals
+from civicdesk.contacts import ContactBody, ContactProof
 from civicdesk.db import transaction
 from civicdesk.deps import ServiceAuth, SessionDep
+from civicdesk.errors import InvalidInput
 from civicdesk.models import (
     AppointmentBooking,
     AppointmentLocation,
@@ -30,29 +31,8 @@ from civicdesk.models import (
     FormRequest,
     PublicEvent,
 )
-from civicdesk.service_requests.service import ContactIn
-from civicdesk.validation import InvalidInput
 
 router = APIRouter(prefix="/api/v1", dependencies=[ServiceAuth], tags=["bookings"])
-
-
-def _printable(value: str) -> str:
-    # PostgreSQL refuses NUL in text; control characters have no business in names or addresses anyway.
-    if any(ord(character) < 32 or ord(character) == 127 for character in value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
-Line = Annotated[str, AfterValidator(_printable)]
-
-
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """A Conflict becomes a 409 whose detail is the reason to give the resident."""
-    try:
-        yield
-    except Conflict as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
 
 
 @contextmanager
@@ -64,21 +44,6 @@ def _query_errors() -> Iterator[None]:
         raise RequestValidationError(
             [{"loc": ("query", error.field), "msg": error.message, "type": "invalid_input"}]
         ) from error
-
-
-class ContactBody(BaseModel):
-    name: Annotated[Line, Field(max_length=200)] | None = None
-    email: Annotated[Line, Field(max_length=254)] | None = None
-    phone: Annotated[Line, Field(max_length=40)] | None = None
-    preferred_language: Annotated[Line, Field(max_length=8)] = "en"
-    consent: bool = False
-
-    def as_contact(self) -> ContactIn:
-        return ContactIn(**self.model_dump())
-
-
-class ContactProof(BaseModel):
-    contact: Annotated[str, Field(min_length=1, max_length=254, description="The booking's email or phone.")]
 
 
 # ----------------------------------------------------------------------------------------------- appointments
@@ -207,7 +172,7 @@ def list_open_slots(
 @router.post("/appointments/bookings", status_code=status.HTTP_201_CREATED)
 def book_appointment(body: BookingBody, request: Request) -> BookingOut:
     """Book a seat; 409 when the time has just filled or the resident already holds this kind of appointment."""
-    with _refusals(), transaction(request.app.state.session_factory) as session:
+    with transaction(request.app.state.session_factory) as session:
         booking = appointments.book(session, body.slot_id, body.contact.as_contact(), body.channel)
         return _booking_out(booking)
 
@@ -215,14 +180,14 @@ def book_appointment(body: BookingBody, request: Request) -> BookingOut:
 @router.delete("/appointments/bookings/{reference}")
 def cancel_appointment(reference: str, body: ContactProof, request: Request) -> BookingOut:
     """Cancel a booking; the seat is offered to others again."""
-    with _refusals(), transaction(request.app.state.session_factory) as session:
+    with transaction(request.app.state.session_factory) as session:
         return _booking_out(appointments.cancel(session, reference, body.contact))
 
 
 @router.patch("/appointments/bookings/{reference}")
 def reschedule_appointment(reference: str, body: RescheduleBody, request: Request) -> BookingOut:
     """Move a booking to another time of the same type; it keeps its reference."""
-    with _refusals(), transaction(request.app.state.session_factory) as session:
+    with transaction(request.app.state.session_factory) as session:
         return _booking_out(appointments.reschedule(session, reference, body.slot_id, body.contact))
 
 
@@ -299,7 +264,7 @@ def list_upcoming_events(session: SessionDep) -> list[EventOut]:
 @router.post("/events/{code}/rsvps", status_code=status.HTTP_201_CREATED)
 def rsvp_to_event(code: str, body: RsvpBody, request: Request) -> RsvpOut:
     """Reserve seats; 409 when there are not enough left (the message says how many remain)."""
-    with _refusals(), transaction(request.app.state.session_factory) as session:
+    with transaction(request.app.state.session_factory) as session:
         reservation = events.rsvp(session, code, body.contact.as_contact(), body.party_size, body.channel)
         return _rsvp_out(reservation)
 
@@ -307,7 +272,7 @@ def rsvp_to_event(code: str, body: RsvpBody, request: Request) -> RsvpOut:
 @router.delete("/events/rsvps/{reference}")
 def cancel_rsvp(reference: str, body: ContactProof, request: Request) -> RsvpOut:
     """Cancel an RSVP; its seats are free again."""
-    with _refusals(), transaction(request.app.state.session_factory) as session:
+    with transaction(request.app.state.session_factory) as session:
         return _rsvp_out(events.cancel(session, reference, body.contact))
 
 
@@ -329,9 +294,9 @@ class FormRequestBody(BaseModel):
     contact: ContactBody
     copies: int = 1
     language: Annotated[str, Field(max_length=8)] = "en"
-    recipient: Line
-    street: Line
-    city: Line
+    recipient: validation.Line
+    street: validation.Line
+    city: validation.Line
     province: Annotated[str, Field(max_length=20)] = "ON"
     postal_code: Annotated[str, Field(max_length=10)]
     channel: str = "chat"
@@ -397,22 +362,3 @@ def request_mailed_form(body: FormRequestBody, request: Request) -> FormRequestO
             body.channel,
         )
         return _form_request_out(form_request)
-
-
-# -------------------------------------------------------------------------------------------------- referrals
-
-
-class ReferralLookupOut(BaseModel):
-    query: str
-    results: list[referrals.Referral]  # the service layer's dataclass serves as the response shape
-
-
-@router.get("/referrals/lookup")
-def lookup_referrals(
-    session: SessionDep,
-    q: Annotated[str, Query(min_length=1, max_length=500, description="The resident's words.")],
-    limit: Annotated[int, Query(ge=1, le=10)] = 3,
-) -> ReferralLookupOut:
-    """Organizations that handle what was asked, best first; empty when none matches well."""
-    found = referrals.lookup(session, q, limit)
-    return ReferralLookupOut(query=q, results=found)

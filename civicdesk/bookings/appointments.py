@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from civicdesk import validation
 from civicdesk.business_time import REGION_TZ
+from civicdesk.contacts import ContactIn, upsert_contact
 from civicdesk.db import utcnow
+from civicdesk.errors import Conflict, InvalidInput, NotFound
 from civicdesk.models import (
     AppointmentBooking,
     AppointmentSlot,
@@ -30,8 +32,7 @@ from civicdesk.models import (
     EventRsvp,
     FormRequest,
 )
-from civicdesk.service_requests.service import CHANNELS, ContactIn, NotFound, upsert_contact
-from civicdesk.validation import InvalidInput
+from civicdesk.service_requests.service import CHANNELS
 
 # Read aloud and typed back by residents: none of 0/O, 1/I/L, 2/Z, 5/S, 8/B or U/V, which are easily confused.
 REFERENCE_ALPHABET = "ACDEFGHJKMNPQRTWXY34679"
@@ -39,10 +40,6 @@ REFERENCE_LENGTH = 6
 # Catalogue codes are snake_case; anything else cannot match, and is never sent to the database (PostgreSQL
 # refuses text with NUL characters outright).
 CODE = re.compile(r"[a-z0-9_]{1,64}")
-
-
-class Conflict(Exception):
-    """Valid input that the current state refuses (no seat left, already cancelled, already booked)."""
 
 
 class SlotFull(Conflict):

@@ -13,7 +13,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from civicdesk.bookings.appointments import (
-    Conflict,
     affected_rows,
     check_channel,
     check_contact,
@@ -23,10 +22,10 @@ from civicdesk.bookings.appointments import (
     normalize_reference,
     require_contact,
 )
+from civicdesk.contacts import ContactIn
 from civicdesk.db import utcnow
+from civicdesk.errors import Conflict, InvalidInput, NotFound
 from civicdesk.models import EventRsvp, PublicEvent
-from civicdesk.service_requests.service import ContactIn, NotFound
-from civicdesk.validation import InvalidInput
 
 MAX_PARTY = 6  # larger groups are arranged with the organizing department, not through an RSVP
 

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session, selectinload
 
 from civicdesk import validation
 from civicdesk.bookings.appointments import (
-    Conflict,
     affected_rows,
     check_channel,
     is_code,
@@ -23,10 +22,10 @@ from civicdesk.bookings.appointments import (
     normalize_reference,
     require_contact,
 )
+from civicdesk.contacts import ContactIn
 from civicdesk.db import utcnow
+from civicdesk.errors import Conflict, InvalidInput, NotFound
 from civicdesk.models import FormRequest, MailableItem
-from civicdesk.service_requests.service import ContactIn, NotFound
-from civicdesk.validation import InvalidInput
 
 log = logging.getLogger(__name__)
 

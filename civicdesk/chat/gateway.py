@@ -34,15 +34,14 @@ from typing import Any
 import anyio
 import httpx
 from anyio import to_thread
-from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from civicdesk.chat import service as chat
+from civicdesk.errors import InvalidInput
 from civicdesk.models import ChatMessage, Conversation
-from civicdesk.validation import InvalidInput
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["chat"])
@@ -360,27 +359,6 @@ class ResidentSocket:
             await self.send({"type": "error", "message": str(error)})
             return
         self.hub.notify(self.opened.conversation_id)
-
-
-@router.get("/", response_class=HTMLResponse, include_in_schema=False)
-async def demo_page(request: Request) -> Response:
-    """A Northvale Region web page with the widget on it, as the Region's website would carry it."""
-    from civicdesk.console.templating import render  # the console imports this module
-
-    return render(request, "site/index.html", private=False)
-
-
-@router.get("/widget.js", include_in_schema=False)
-async def widget_script() -> Response:
-    """The widget, for `<script src=".../widget.js" defer>` on any Regional page. Short cache: fixes reach
-    residents within minutes."""
-    from civicdesk.console.templating import STATIC
-
-    return FileResponse(
-        STATIC / "widget.js",
-        media_type="text/javascript",
-        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"},
-    )
 
 
 @router.websocket("/chat/ws")

@@ -30,12 +30,12 @@ from anyio import to_thread
 from sqlalchemy import CursorResult, case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from civicdesk import business_time
+from civicdesk import business_time, contacts
 from civicdesk.db import transaction, utcnow
+from civicdesk.errors import InvalidInput, NotFound
 from civicdesk.models import ChatMessage, Conversation, ConversationNote, Department, Holiday, ServiceRequest
 from civicdesk.service_requests import service as service_requests
 from civicdesk.staff import audit
-from civicdesk.validation import InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def writing(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-class ConversationNotFound(LookupError):
+class ConversationNotFound(NotFound):
     pass
 
 
@@ -313,7 +313,7 @@ def leave_message(
             description="\n".join(lines),
             channel="chat",
             attributes={"preferred_contact": "phone" if choice == "callback" or not email else "email"},
-            contact=service_requests.ContactIn(name=name or None, email=email or None, phone=phone or None),
+            contact=contacts.ContactIn(name=name or None, email=email or None, phone=phone or None),
             urgency=conversation.urgency if conversation.urgency in ("urgent", "routine") else "urgent",
         ),
         actor=f"chat:{conversation.id}",

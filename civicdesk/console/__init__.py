@@ -1,6 +1,7 @@
 """The agent console: server-rendered pages (Jinja2) with a little JavaScript for live updates.
 
 Pages, by area (who may use each: `civicdesk.staff.auth.AREAS`):
+- site: the Region's page with the residents' chat widget (`/`, `/widget.js`), open to everyone;
 - sign-in: `/console/login`, `/console/logout`, and `/console` sending each role to its work;
 - chats: the work queue (`/console/queue`, live through `/console/api/queue`), a conversation's page with
   claim, reply, notes, service request, hand back and close, streamed live over `/console/chats/{id}/ws`;
@@ -15,11 +16,22 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import FileResponse
 
-from civicdesk.console import audit_log, chats, dashboard, email_cases, kb, models_page, reports_page, requests, sign_in
+from civicdesk.console import (
+    audit_log,
+    chats,
+    dashboard,
+    email_cases,
+    kb,
+    models_page,
+    reports_page,
+    requests,
+    sign_in,
+    site,
+)
 from civicdesk.settings import PROJECT_ROOT
 
 router = APIRouter(tags=["console"], include_in_schema=False)
-for part in (sign_in, chats, email_cases, requests, kb, audit_log, models_page, dashboard, reports_page):
+for part in (site, sign_in, chats, email_cases, requests, kb, audit_log, models_page, dashboard, reports_page):
     router.include_router(part.router)
 
 # axe-core (npm, `npm ci`) checks pages for accessibility problems in the browser tests. It is served from

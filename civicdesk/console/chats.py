@@ -25,10 +25,10 @@ from civicdesk.chat import service as chat
 from civicdesk.chat.gateway import hub_of, message_json, wait_for_news
 from civicdesk.console.deps import ChatStaff, RequestFormData, Staff, is_fetch, socket_staff
 from civicdesk.console.templating import render
+from civicdesk.errors import InvalidInput, NotFound
 from civicdesk.models import Conversation, Service
 from civicdesk.service_requests import service as service_requests
 from civicdesk.staff import audit
-from civicdesk.validation import InvalidInput
 from civicdesk.work import queue
 
 router = APIRouter(prefix="/console")
@@ -156,7 +156,7 @@ async def _act(request: Request, staff: Staff, conversation_id: int, name: str, 
         await to_thread.run_sync(run)
     except chat.ConversationNotFound:
         return JSONResponse({"detail": "no such conversation"}, status.HTTP_404_NOT_FOUND)
-    except (chat.NotAllowed, InvalidInput, service_requests.NotFound) as error:
+    except (chat.NotAllowed, InvalidInput, NotFound) as error:
         message = error.message if isinstance(error, InvalidInput) else str(error)
         code = status.HTTP_409_CONFLICT if isinstance(error, chat.NotAllowed) else status.HTTP_422_UNPROCESSABLE_CONTENT
         if is_fetch(request):

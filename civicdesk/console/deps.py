@@ -17,6 +17,7 @@ from fastapi import Depends, Form, HTTPException, Request, WebSocket, status
 from fastapi.responses import Response
 from starlette.requests import HTTPConnection
 
+from civicdesk import contacts
 from civicdesk.db import transaction
 from civicdesk.service_requests import service as service_requests
 from civicdesk.settings import Settings
@@ -160,7 +161,7 @@ class RequestForm:
     phone: str
 
     def request_in(self, channel: str, attributes: dict[str, Any] | None = None) -> service_requests.RequestIn:
-        contact = service_requests.ContactIn(name=self.name or None, email=self.email or None, phone=self.phone or None)
+        contact = contacts.ContactIn(name=self.name or None, email=self.email or None, phone=self.phone or None)
         return service_requests.RequestIn(
             service_code=self.service_code,
             description=self.description,

@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 from civicdesk.chat import service as chat
 from civicdesk.console.deps import EmailStaff, RequestFormData, Staff, is_fetch
 from civicdesk.console.templating import render
+from civicdesk.errors import InvalidInput
 from civicdesk.mail import cases as email_cases
 from civicdesk.models import InboundEmail, Service
 from civicdesk.service_requests import service as service_requests
 from civicdesk.staff import audit
-from civicdesk.validation import InvalidInput
 from civicdesk.work import queue
 
 router = APIRouter(prefix="/console")

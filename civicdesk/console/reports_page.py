@@ -13,9 +13,9 @@ from fastapi.responses import HTMLResponse, Response
 from civicdesk.business_time import REGION_TZ
 from civicdesk.console.deps import Staff, require
 from civicdesk.console.templating import PRIVATE, SECURITY_HEADERS, render
+from civicdesk.errors import InvalidInput
 from civicdesk.reports import figures as reports
 from civicdesk.reports import render as report_render
-from civicdesk.validation import InvalidInput
 
 router = APIRouter(prefix="/console")
 ReportStaff = Annotated[Staff, Depends(require("reports"))]

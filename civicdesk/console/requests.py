@@ -13,11 +13,10 @@ from sqlalchemy.orm import Session, selectinload
 from civicdesk.console.deps import RequestStaff, Staff
 from civicdesk.console.templating import render
 from civicdesk.db import transaction
+from civicdesk.errors import InvalidInput, NotFound
 from civicdesk.models import Contact, Service, ServiceRequest
 from civicdesk.service_requests import service as service_requests
-from civicdesk.service_requests.service import NotFound
 from civicdesk.staff import audit
-from civicdesk.validation import InvalidInput
 
 router = APIRouter(prefix="/console")
 PAGE_SIZE = 50

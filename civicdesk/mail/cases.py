@@ -20,10 +20,10 @@ from sqlalchemy import Row, or_, select, update
 from sqlalchemy.orm import Session, defer
 
 from civicdesk.db import utcnow
+from civicdesk.errors import InvalidInput, NotFound
 from civicdesk.mail.parse import ParsedEmail, Unparseable, message_ids, parse
 from civicdesk.models import InboundEmail, ServiceRequest, TriageCorrection
 from civicdesk.service_requests import service as service_requests
-from civicdesk.validation import InvalidInput
 
 NEEDS_PERSON = ("needs_human", "quarantined")
 HEADS = ("service_code", "kind", "urgency")
@@ -45,7 +45,7 @@ RAW_PREVIEW_BYTES = 20_000
 _REFERENCE = re.compile(r"SR\W*(\d{4})\W*(\d{6,7})", re.IGNORECASE)
 
 
-class CaseNotFound(LookupError):
+class CaseNotFound(NotFound):
     pass
 
 
@@ -299,7 +299,7 @@ def attach_to(session: Session, row: InboundEmail, reference: str, actor: str) -
         raise InvalidInput("reference", f"{reference.strip()[:40]!r} is not a request reference like SR-2026-000123")
     try:
         request = service_requests.get_by_reference(session, wanted)
-    except service_requests.NotFound:
+    except NotFound:
         raise InvalidInput("reference", f"there is no service request {wanted}") from None
     _link(session, row, request)
     author = f"email from {row.sender_address or 'unknown sender'}"

@@ -32,6 +32,7 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from civicdesk.business_time import REGION_TZ
+from civicdesk.errors import InvalidInput
 from civicdesk.models import (
     ChatMessage,
     Conversation,
@@ -44,7 +45,6 @@ from civicdesk.models import (
     TriageCorrection,
 )
 from civicdesk.privacy import redact
-from civicdesk.validation import InvalidInput
 
 REGION = "Regional Municipality of Northvale"
 CENTRE = "Northvale Service First"

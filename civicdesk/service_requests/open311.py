@@ -24,12 +24,14 @@ from pydantic import BaseModel
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
+from civicdesk import contacts
 from civicdesk.business_time import REGION_TZ
 from civicdesk.deps import SessionDep
+from civicdesk.errors import InvalidInput
 from civicdesk.models import ApiClient, Service, ServiceRequest
 from civicdesk.service_requests import service as service_requests
 from civicdesk.staff import api_clients
-from civicdesk.validation import POSTAL_CODE, InvalidInput
+from civicdesk.validation import POSTAL_CODE
 
 Format = Literal["json", "xml"]
 MAX_REQUESTS = 1000  # spec: "first 1000 requests returned"
@@ -552,7 +554,7 @@ def post_request(
         lat=lat,
         long=long,
         attributes=answers,
-        contact=service_requests.ContactIn(
+        contact=contacts.ContactIn(
             name=name,
             email=_text(form, "email", 254),
             phone=_text(form, "phone", 40),

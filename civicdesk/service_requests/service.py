@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 from civicdesk import business_time, validation
+from civicdesk.contacts import ContactIn, upsert_contact
 from civicdesk.db import utcnow
+from civicdesk.errors import InvalidInput, NotFound
 from civicdesk.models import (
-    Contact,
     Holiday,
     ReferralOrganization,
     Service,
@@ -28,7 +27,6 @@ from civicdesk.models import (
     ServiceRequestChange,
     ServiceRequestNote,
 )
-from civicdesk.validation import InvalidInput
 
 Channel = Literal["chat", "email", "phone", "counter", "web", "open311", "console"]
 Kind = Literal["service_request", "information_request", "complaint", "compliment", "misdirected"]
@@ -49,19 +47,6 @@ TRANSITIONS: dict[str, set[str]] = {
 TRACKED_FIELDS = ("status", "assignee", "urgency", "kind", "service", "description", "address", "resolution")
 
 
-class NotFound(LookupError):
-    pass
-
-
-@dataclass
-class ContactIn:
-    name: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    preferred_language: str = "en"
-    consent: bool = False
-
-
 @dataclass
 class RequestIn:
     service_code: str
@@ -79,72 +64,6 @@ class RequestIn:
 
 def reference_for(request: ServiceRequest) -> str:
     return f"SR-{request.created_at.year}-{request.id:06d}"
-
-
-def _find_contact(session: Session, email: str | None, phone: str | None) -> Contact | None:
-    contact = session.scalar(select(Contact).where(Contact.email == email)) if email else None
-    if contact is None and phone:
-        contact = session.scalar(select(Contact).where(Contact.phone == phone))
-    return contact
-
-
-def upsert_contact(session: Session, given: ContactIn) -> Contact | None:
-    """Find the resident by email, then phone; create them if new; fill in what they told us this time.
-
-    A name already on file is kept (any channel could claim an email address; agents correct names with
-    `update_contact`). A number or address already on someone else's record stays there.
-    """
-    email = validation.email(given.email, "contact.email") if given.email else None
-    phone = validation.phone(given.phone, "contact.phone") if given.phone else None
-    name = validation.name(given.name, "contact.name") if given.name and given.name.strip() else None
-    if not (email or phone):
-        return None
-    contact = _find_contact(session, email, phone)
-    if contact is None:
-        # Two first contacts from the same person can arrive at once: insert-or-nothing, then read back.
-        insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
-        now = utcnow()
-        session.execute(
-            insert(Contact)
-            .values(email=email, phone=phone, preferred_language="en", consent=False, created_at=now, updated_at=now)
-            .on_conflict_do_nothing()
-        )
-        contact = _find_contact(session, email, phone)
-        if contact is None:  # the phone belonged to someone else while the email was new: keep them apart
-            raise InvalidInput("contact.phone", "this phone number is on another resident's record")
-    if email and contact.email is None and session.scalar(select(Contact.id).where(Contact.email == email)) is None:
-        contact.email = email
-    if phone and contact.phone is None and session.scalar(select(Contact.id).where(Contact.phone == phone)) is None:
-        contact.phone = phone
-    contact.name = contact.name or name
-    contact.preferred_language = given.preferred_language or contact.preferred_language
-    contact.consent = given.consent or bool(contact.consent)
-    contact.updated_at = utcnow()
-    session.flush()
-    return contact
-
-
-def update_contact(session: Session, contact: Contact, actor: str, **changes: str | bool | None) -> Contact:
-    """An agent corrects a resident's details; email and phone are normalized and must stay unique."""
-    if "name" in changes:
-        contact.name = validation.name(str(changes["name"]), "name") if changes["name"] else None
-    if "email" in changes:
-        email = validation.email(str(changes["email"])) if changes["email"] else None
-        if email and session.scalar(select(Contact.id).where(Contact.email == email, Contact.id != contact.id)):
-            raise InvalidInput("email", "this email address is on another resident's record")
-        contact.email = email
-    if "phone" in changes:
-        phone = validation.phone(str(changes["phone"])) if changes["phone"] else None
-        if phone and session.scalar(select(Contact.id).where(Contact.phone == phone, Contact.id != contact.id)):
-            raise InvalidInput("phone", "this phone number is on another resident's record")
-        contact.phone = phone
-    if "preferred_language" in changes and changes["preferred_language"]:
-        contact.preferred_language = str(changes["preferred_language"])
-    if "consent" in changes:
-        contact.consent = bool(changes["consent"])
-    contact.updated_at = utcnow()
-    session.flush()
-    return contact
 
 
 def active_service(session: Session, code: str) -> Service:

@@ -27,11 +27,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from civicdesk import validation
 from civicdesk.db import make_engine, make_session_factory, transaction, utcnow
-from civicdesk.errors import UserError
+from civicdesk.errors import InvalidInput, UserError
 from civicdesk.models import Department, LoginAttempt, StaffSession, StaffUser
 from civicdesk.settings import get_settings
 from civicdesk.staff import audit
-from civicdesk.validation import InvalidInput
 
 Role = Literal["agent", "supervisor", "trainer", "admin"]
 ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]

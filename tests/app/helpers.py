@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from civicdesk.contacts import ContactIn
 from civicdesk.db import make_engine, make_session_factory
 from civicdesk.models import (
     AppointmentBooking,
@@ -33,7 +34,6 @@ from civicdesk.models import (
     ServiceRequestNote,
     TriageCorrection,
 )
-from civicdesk.service_requests.service import ContactIn
 from civicdesk.settings import Settings
 
 SEED_TODAY = dt.date(2026, 11, 23)  # a Monday: seeded slots start here

@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from civicdesk.bookings import appointments
 from civicdesk.bookings.appointments import Conflict, SlotFull
+from civicdesk.contacts import ContactIn
 from civicdesk.db import transaction
+from civicdesk.errors import InvalidInput, NotFound
 from civicdesk.models import AppointmentBooking, AppointmentSlot
-from civicdesk.service_requests.service import ContactIn, NotFound
 from civicdesk.settings import Settings
-from civicdesk.validation import InvalidInput
 
 TODAY = dt.date(2026, 11, 23)  # a Monday
 NOW = dt.datetime(2026, 11, 23, 13, 0, tzinfo=dt.UTC)  # 8:00 a.m. in Northvale, before any clinic opens

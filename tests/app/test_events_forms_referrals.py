@@ -15,14 +15,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from test_appointments import NOW
 
 from civicdesk.bookings import events, mailed_forms
-from civicdesk.bookings.appointments import Conflict
 from civicdesk.bookings.events import EventFull
 from civicdesk.catalogue import referrals
+from civicdesk.contacts import ContactIn
 from civicdesk.db import make_engine, make_session_factory, transaction
+from civicdesk.errors import Conflict, InvalidInput, NotFound
 from civicdesk.models import EventRsvp, FormRequest, PublicEvent
-from civicdesk.service_requests.service import ContactIn, NotFound
 from civicdesk.settings import Settings
-from civicdesk.validation import InvalidInput
 
 
 @pytest.fixture

@@ -23,10 +23,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from civicdesk.app import create_app
+from civicdesk.contacts import ContactIn
 from civicdesk.db import transaction, utcnow
 from civicdesk.models import Contact, Service, ServiceRequest, ServiceRequestNote
 from civicdesk.service_requests import open311
-from civicdesk.service_requests.service import ContactIn, RequestIn, create_request, get_by_reference, update_request
+from civicdesk.service_requests.service import RequestIn, create_request, get_by_reference, update_request
 from civicdesk.settings import Settings
 from civicdesk.staff import api_clients
 

@@ -25,12 +25,12 @@ from typer.testing import CliRunner
 from civicdesk.app import create_app
 from civicdesk.cli import app as cli_app
 from civicdesk.db import transaction
+from civicdesk.errors import InvalidInput
 from civicdesk.models import Service
 from civicdesk.reports import figures as reports
 from civicdesk.reports import render as report_render
 from civicdesk.settings import PROJECT_ROOT, Settings, get_settings
 from civicdesk.staff import auth
-from civicdesk.validation import InvalidInput
 
 sys.path.insert(0, str(PROJECT_ROOT / "bench"))
 import generate_activity as activity  # noqa: E402

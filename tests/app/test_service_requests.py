@@ -9,17 +9,12 @@ from helpers import race
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from civicdesk.contacts import ContactIn
 from civicdesk.db import transaction
+from civicdesk.errors import InvalidInput
 from civicdesk.models import Contact
-from civicdesk.service_requests.service import (
-    ContactIn,
-    RequestIn,
-    create_request,
-    get_by_reference,
-    update_request,
-)
+from civicdesk.service_requests.service import RequestIn, create_request, get_by_reference, update_request
 from civicdesk.settings import Settings
-from civicdesk.validation import InvalidInput
 
 
 @pytest.fixture
@@ -168,7 +163,7 @@ def test_two_first_requests_from_one_resident_at_once_make_one_contact(
 
 
 def test_a_name_on_file_is_kept_and_agents_correct_it(seeded: sessionmaker[Session]) -> None:
-    from civicdesk.service_requests.service import update_contact, upsert_contact
+    from civicdesk.contacts import update_contact, upsert_contact
 
     with transaction(seeded) as session:
         contact = upsert_contact(session, ContactIn(name="Dana Okafor", email="dana@example.org"))

@@ -29,7 +29,7 @@ from civicdesk.errors import InvalidInput, NotFound
 from civicdesk.models import Conversation, Service
 from civicdesk.service_requests import service as service_requests
 from civicdesk.staff import audit
-from civicdesk.work import queue
+from civicdesk.work import queue, sources
 
 router = APIRouter(prefix="/console")
 
@@ -88,7 +88,7 @@ def _page_context(session: Session, conversation_id: int, staff: Staff, service:
         "notes": list(conversation.notes),
         "linked": conversation.service_request,
         "position": chat.queue_position(session, conversation),
-        "reason": queue.reason_label(conversation.handoff_reason),
+        "reason": sources.reason_label(conversation.handoff_reason),
         "mine": conversation.owner == "agent" and conversation.agent == staff.email,
         "services": services,
         "activity": audit.for_record(session, "conversation", conversation.id),

@@ -1,5 +1,5 @@
-"""Email cases in the console: their place in the work queue, a case's page, and the agent's actions on it
-(confirm or correct the labels, file or attach a service request, mark handled).
+"""Email cases in the console: a case's page and the agent's actions on it (confirm or correct the labels, file
+or attach a service request, mark handled). Cases reach the work queue through `civicdesk.work.sources`.
 
 Each action runs in one short transaction together with its audit entry. Forms work without JavaScript (post,
 then a redirect back); a mistake shows the page again with the reason.
@@ -24,36 +24,12 @@ from civicdesk.mail import cases as email_cases
 from civicdesk.models import InboundEmail, Service
 from civicdesk.service_requests import service as service_requests
 from civicdesk.staff import audit
-from civicdesk.work import queue
+from civicdesk.work import sources
 
 router = APIRouter(prefix="/console")
 
 Text = Annotated[str, Form(max_length=8000)]
 Short = Annotated[str, Form(max_length=300)]
-
-
-def _reason(text: str | None) -> str:
-    text = (text or "needs a person").strip()
-    return text[:1].upper() + text[1:]
-
-
-def email_items(session: Session) -> list[queue.QueueItem]:
-    return [
-        queue.QueueItem(
-            kind="email",
-            key=str(case.id),
-            title=(case.subject or "(no subject)")[:300],
-            reason=_reason(case.status_reason),
-            urgency=email_cases.queue_urgency(case.urgency),
-            waiting_since=case.received_at,
-            url=f"/console/email/{case.id}",
-            who=(case.sender or case.sender_address or "unknown sender")[:300],
-        )
-        for case in email_cases.waiting(session)
-    ]
-
-
-queue.register_source(email_items)
 
 
 def _heads(row: InboundEmail, services: dict[str, str]) -> list[dict[str, Any]]:
@@ -84,7 +60,7 @@ def _page_context(session: Session, email_id: int, staff: Staff) -> dict[str, An
         "staff": staff,
         "case": row,
         "is_open": email_cases.is_open(row),
-        "reason": _reason(row.status_reason),
+        "reason": sources.email_reason(row.status_reason),
         "queue_urgency": email_cases.queue_urgency(row.urgency),
         "parsed": parsed,
         "to": parsed.headers.get("to", "") if parsed else "",

@@ -29,17 +29,15 @@ from sqlalchemy.orm import Session
 from civicdesk import business_time
 from civicdesk.chat.service import CONTACT_CENTRE
 from civicdesk.db import utcnow
-from civicdesk.mail import cases as email_cases
 from civicdesk.models import (
-    Conversation,
     Department,
     Holiday,
-    InboundEmail,
     OutboundMessage,
     ServiceRequest,
     StaffUser,
 )
 from civicdesk.staff import audit
+from civicdesk.work.sources import SOURCES
 
 MINUTE = 1 / 60  # in hours
 QUEUE_TARGET_HOURS: dict[str, dict[str, float]] = {
@@ -131,30 +129,19 @@ def _notify(session: Session, supervisors: Sequence[str], escalations: Sequence[
 
 
 def escalate(session: Session, now: dt.datetime | None = None) -> list[Escalation]:
-    """Escalate, once each, the chats and emails still waiting past their due time; the caller commits."""
+    """Escalate, once each, the work-queue items still waiting past their due time; the caller commits."""
     now = now or utcnow()
     calendar = Calendar.load(session)
     escalations: list[Escalation] = []
-    waiting_chats = session.scalars(select(Conversation).where(Conversation.owner == "waiting"))
-    for conversation in waiting_chats:
-        since = conversation.waiting_since or conversation.updated_at
-        due = calendar.due("chat", conversation.urgency, since)
-        if now > due and not _already_escalated(session, "conversation", str(conversation.id), since):
-            conversation.urgency = ESCALATED_URGENCY.get(conversation.urgency, conversation.urgency)
-            title = (conversation.summary or "chat waiting for an agent")[:120]
-            escalations.append(Escalation("chat", str(conversation.id), title, conversation.urgency, due))
-            detail = {"due_at": due.isoformat()}
-            audit.record(session, ACTOR, ESCALATION_ACTION, "conversation", conversation.id, detail)
-    for case in email_cases.waiting(session):
-        urgency = email_cases.queue_urgency(case.urgency)
-        due = calendar.due("email", urgency, case.received_at)
-        if now > due and not _already_escalated(session, "inbound_email", str(case.id), case.received_at):
-            row = session.get(InboundEmail, case.id)
-            assert row is not None
-            row.urgency = ESCALATED_URGENCY.get(urgency, urgency)
-            title = (case.subject or "(no subject)")[:120]
-            escalations.append(Escalation("email", str(case.id), title, row.urgency, due))
-            audit.record(session, ACTOR, ESCALATION_ACTION, "inbound_email", case.id, {"due_at": due.isoformat()})
+    for source in SOURCES:
+        for item in source.items(session):
+            due = calendar.due(source.kind, item.urgency, item.waiting_since)
+            if now <= due or _already_escalated(session, source.record_type, item.key, item.waiting_since):
+                continue
+            urgency = ESCALATED_URGENCY.get(item.urgency, item.urgency)
+            source.set_urgency(session, item.key, urgency)
+            escalations.append(Escalation(source.kind, item.key, item.title[:120], urgency, due))
+            audit.record(session, ACTOR, ESCALATION_ACTION, source.record_type, item.key, {"due_at": due.isoformat()})
     if escalations:
         _notify(session, _supervisors(session), escalations, now)
     session.flush()

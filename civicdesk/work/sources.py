@@ -1,0 +1,126 @@
+"""What waits for a person, from every channel: the one list of the work queue's sources.
+
+Each `Source` turns its waiting records into `QueueItem`s and can raise one's urgency. The console's queue
+(`work.queue`) shows the items of every source in one order; service levels (`work.service_levels.escalate`)
+escalate the same items when they wait past their target. A new channel is one more entry in SOURCES.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from civicdesk.chat import service as chat
+from civicdesk.mail import cases as email_cases
+from civicdesk.models import ChatMessage, Conversation, InboundEmail
+
+# Why a conversation is waiting, as the assistant (actions/handoff.py) or the gateway says it.
+REASONS = {
+    "resident_request": "Resident asked for a person",
+    "frustration": "Resident is frustrated",
+    "complaint": "Complaint or appeal",
+    "damage_claim": "Claim for damage or injury",
+    "not_understood": "Assistant did not understand",
+    "mental_health_crisis": "Mental health crisis",
+    "submission_failed": "Report could not be filed",
+    "assistant_unavailable": "Assistant was unavailable",
+    "assistant_no_reply": "Assistant could not answer",
+    "bot_request": "Assistant passed it on",
+}
+
+
+def reason_label(code: str | None) -> str:
+    return REASONS.get(code or "", (code or "").replace("_", " ").capitalize())
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    kind: str  # "chat" or "email"
+    key: str  # unique within its kind
+    title: str  # what the agent reads first: the assistant's summary or the resident's words
+    reason: str
+    urgency: str  # emergency, urgent or routine
+    waiting_since: dt.datetime
+    url: str  # the console page where it is handled
+    who: str = ""  # who wrote in, when known (an email's sender)
+    due_at: dt.datetime | None = None  # its service level (service_levels.QUEUE_TARGET_HOURS)
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: str  # the QueueItem kind, and the key of its targets in service_levels.QUEUE_TARGET_HOURS
+    record_type: str  # how the audit log names its records
+    items: Callable[[Session], list[QueueItem]]
+    set_urgency: Callable[[Session, str, str], None]  # (session, item key, new urgency)
+
+
+def last_resident_words(session: Session, conversation_id: int) -> str:
+    text = session.scalar(
+        select(ChatMessage.text)
+        .where(ChatMessage.conversation_id == conversation_id, ChatMessage.author == "resident")
+        .order_by(ChatMessage.id.desc())
+        .limit(1)
+    )
+    return text or "(no message yet)"
+
+
+def chat_items(session: Session) -> list[QueueItem]:
+    items = []
+    for conversation in chat.waiting(session):
+        title = conversation.summary or last_resident_words(session, conversation.id)
+        items.append(
+            QueueItem(
+                kind="chat",
+                key=str(conversation.id),
+                title=title[:300],
+                reason=reason_label(conversation.handoff_reason),
+                urgency=conversation.urgency,
+                waiting_since=conversation.waiting_since or conversation.updated_at,
+                url=f"/console/chats/{conversation.id}",
+            )
+        )
+    return items
+
+
+def _set_chat_urgency(session: Session, key: str, urgency: str) -> None:
+    conversation = session.get(Conversation, int(key))
+    assert conversation is not None
+    conversation.urgency = urgency
+
+
+def email_reason(text: str | None) -> str:
+    text = (text or "needs a person").strip()
+    return text[:1].upper() + text[1:]
+
+
+def email_items(session: Session) -> list[QueueItem]:
+    return [
+        QueueItem(
+            kind="email",
+            key=str(case.id),
+            title=(case.subject or "(no subject)")[:300],
+            reason=email_reason(case.status_reason),
+            urgency=email_cases.queue_urgency(case.urgency),
+            waiting_since=case.received_at,
+            url=f"/console/email/{case.id}",
+            who=(case.sender or case.sender_address or "unknown sender")[:300],
+        )
+        for case in email_cases.waiting(session)
+    ]
+
+
+def _set_email_urgency(session: Session, key: str, urgency: str) -> None:
+    row = session.get(InboundEmail, int(key))
+    assert row is not None
+    row.urgency = urgency
+
+
+# Chats first: a resident is waiting on the page.
+SOURCES: tuple[Source, ...] = (
+    Source("chat", "conversation", chat_items, _set_chat_urgency),
+    Source("email", "inbound_email", email_items, _set_email_urgency),
+)

@@ -1,8 +1,9 @@
-"""The ingester as `civicdesk ingest` runs it: source, triage model, outbox and alerts built from the settings."""
+"""The ingester as `civicdesk ingest` runs it: mail source, triage model, outbox and alerts built from the settings."""
 
 from __future__ import annotations
 
 import logging
+import ssl
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from functools import cached_property
@@ -15,13 +16,38 @@ from civicdesk.db import transaction
 from civicdesk.errors import UserError
 from civicdesk.models import OutboundMessage
 from civicdesk.settings import Settings
+from email_ingest.imap import ImapAccount, ImapSource
+from email_ingest.maildir import PROCESSED_FOLDER, QUARANTINE_FOLDER, MaildirSource
 from email_ingest.outbox import SmtpRelay, deliver_pending
 from email_ingest.process import ProcessConfig
+from email_ingest.runner import MailSource
 
 if TYPE_CHECKING:
     from classifiers.model import TriageModel
 
 log = logging.getLogger(__name__)
+
+
+def mail_source(settings: Settings, factory: sessionmaker[Session]) -> MailSource:
+    """The mailbox the settings name: IMAP when CIVICDESK_IMAP_HOST is set, else the Maildir drop folder."""
+    if not settings.imap_host:
+        return MaildirSource(settings.maildir_path)
+    context = ssl.create_default_context(cafile=str(settings.imap_ca_file)) if settings.imap_ca_file else None
+    try:
+        account = ImapAccount(
+            host=settings.imap_host,
+            username=settings.imap_username,
+            password=settings.imap_password.get_secret_value(),
+            port=settings.imap_port,
+            folder=settings.imap_folder,
+            security=settings.imap_security,
+            timeout=settings.imap_timeout_seconds,
+            ssl_context=context,
+        )
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    folders = {PROCESSED_FOLDER: settings.imap_processed_folder, QUARANTINE_FOLDER: settings.imap_quarantine_folder}
+    return ImapSource(account, factory, settings.max_message_bytes, folders=folders)
 
 
 @dataclass

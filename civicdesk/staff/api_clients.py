@@ -9,16 +9,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import Annotated, Literal
+from typing import Literal
 
-import typer
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from civicdesk.db import make_engine, make_session_factory, transaction, utcnow
+from civicdesk.db import utcnow
 from civicdesk.errors import UserError
 from civicdesk.models import ApiClient
-from civicdesk.settings import get_settings
 
 Scope = Literal["open311", "internal"]
 SCOPES: tuple[str, ...] = Scope.__args__  # type: ignore[attr-defined]
@@ -76,48 +74,3 @@ def revoke(session: Session, name: str) -> ApiClient:
 
 def list_clients(session: Session) -> list[ApiClient]:
     return list(session.scalars(select(ApiClient).order_by(ApiClient.name)))
-
-
-# ----------------------------------------------------------------------------- command line (`civicdesk clients`)
-
-clients_app = typer.Typer(help="API clients (Open311 apps, internal callers) and their keys.", no_args_is_help=True)
-
-
-def _session_factory() -> sessionmaker[Session]:
-    return make_session_factory(make_engine(get_settings().sqlalchemy_url))
-
-
-@clients_app.command("create")
-def create_command(
-    name: Annotated[str, typer.Argument(help="A name that says who the client is, e.g. northvale-fixit-app.")],
-    scope: Annotated[Scope, typer.Option(help="open311 (GeoReport v2 API) or internal.")] = "open311",
-) -> None:
-    """Register a client and print its key (once)."""
-    with transaction(_session_factory()) as session:
-        key = create_client(session, name, scope)
-    typer.echo(f"API key for {name.strip()} (scope {scope}):")
-    typer.echo(key)
-    typer.echo("Store it now: only its hash is kept, so it cannot be shown again.")
-
-
-@clients_app.command("list")
-def list_command() -> None:
-    """Every client with its scope and state (keys are never shown)."""
-    factory = _session_factory()
-    with factory() as session:
-        clients = list_clients(session)
-    if not clients:
-        typer.echo("no API clients yet; create one with `civicdesk clients create NAME --scope open311`")
-        return
-    width = max(len(client.name) for client in clients)
-    for client in clients:
-        state = f"revoked {client.revoked_at:%Y-%m-%d}" if client.revoked_at else "active"
-        typer.echo(f"{client.name:<{width}}  {client.scope:<8}  created {client.created_at:%Y-%m-%d}  {state}")
-
-
-@clients_app.command("revoke")
-def revoke_command(name: Annotated[str, typer.Argument(help="The client's name.")]) -> None:
-    """Revoke a client's key at once; its requests stay on record."""
-    with transaction(_session_factory()) as session:
-        client = revoke(session, name)
-    typer.echo(f"revoked {client.name}; its key no longer works")

@@ -17,19 +17,17 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Literal
 
-import typer
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from civicdesk import validation
-from civicdesk.db import make_engine, make_session_factory, transaction, utcnow
+from civicdesk.db import utcnow
 from civicdesk.errors import InvalidInput, UserError
 from civicdesk.models import Department, LoginAttempt, StaffSession, StaffUser
-from civicdesk.settings import get_settings
 from civicdesk.staff import audit
 
 Role = Literal["agent", "supervisor", "trainer", "admin"]
@@ -246,65 +244,3 @@ def logout(session: Session, token: str | None) -> None:
 
 def csrf_matches(expected: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode())
-
-
-# ----------------------------------------------------------------------------- command line (`civicdesk users`)
-
-users_app = typer.Typer(help="Console accounts: agents, supervisors, trainers, administrators.", no_args_is_help=True)
-
-
-def _session_factory() -> sessionmaker[Session]:
-    return make_session_factory(make_engine(get_settings().sqlalchemy_url))
-
-
-@users_app.command("create")
-def create_command(
-    email: Annotated[str, typer.Argument(help="The person's work email; they sign in with it.")],
-    name: Annotated[str, typer.Option(help="Full name; residents see only the first name.")],
-    role: Annotated[Role, typer.Option(help="agent, supervisor, trainer or admin.")],
-    department: Annotated[str | None, typer.Option(help="Department code, e.g. transportation.")] = None,
-    password: Annotated[
-        str,
-        typer.Option(
-            prompt=True,
-            hide_input=True,
-            confirmation_prompt=True,
-            envvar="CIVICDESK_NEW_USER_PASSWORD",
-            help=f"At least {MIN_PASSWORD_CHARS} characters; asked for when not given (or set the variable).",
-        ),
-    ] = "",
-) -> None:
-    """Create an account (the password is stored only as an argon2 hash)."""
-    try:
-        with transaction(_session_factory()) as session:
-            user = create_user(session, email, name, password, role, department, actor="cli")
-            created = (user.email, user.role)
-    except InvalidInput as error:
-        raise UserError(f"{error.field}: {error.message}") from None
-    typer.echo(f"created {created[0]} ({created[1]})")
-
-
-@users_app.command("list")
-def list_command() -> None:
-    """Every account with its role and state (passwords are never shown)."""
-    with _session_factory()() as session:
-        users = [
-            (u.email, u.name, u.role, "active" if u.active else "disabled", u.last_login_at)
-            for u in list_users(session)
-        ]
-    if not users:
-        typer.echo("no accounts yet; create one with `civicdesk users create EMAIL --name NAME --role agent`")
-        return
-    width = max(len(email) for email, *_ in users)
-    for email, name, role, state, last in users:
-        seen = f"last sign-in {last:%Y-%m-%d %H:%M} UTC" if last else "never signed in"
-        typer.echo(f"{email:<{width}}  {role:<10}  {state:<8}  {seen}  {name}")
-
-
-@users_app.command("disable")
-def disable_command(email: Annotated[str, typer.Argument(help="The account's email.")]) -> None:
-    """Disable an account at once: it cannot sign in, and its open sessions end."""
-    with transaction(_session_factory()) as session:
-        user = disable_user(session, email, actor="cli")
-        address = user.email
-    typer.echo(f"disabled {address}; its sessions have ended")

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from civicdesk.cli.staff import clients_app
 from civicdesk.db import transaction
 from civicdesk.errors import UserError
 from civicdesk.models import ApiClient
@@ -112,7 +113,7 @@ def test_create_list_and_revoke_from_the_command_line(
     cli_env: dict[str, str], session_factory: sessionmaker[Session]
 ) -> None:
     runner = CliRunner()
-    created = runner.invoke(api_clients.clients_app, ["create", "northvale-fixit", "--scope", "open311"], env=cli_env)
+    created = runner.invoke(clients_app, ["create", "northvale-fixit", "--scope", "open311"], env=cli_env)
     assert created.exit_code == 0, created.output
     lines = created.output.strip().splitlines()
     key = lines[1]
@@ -120,26 +121,26 @@ def test_create_list_and_revoke_from_the_command_line(
     with session_factory() as session:
         assert api_clients.verify_key(session, key, "open311") is not None
 
-    listing = runner.invoke(api_clients.clients_app, ["list"], env=cli_env)
+    listing = runner.invoke(clients_app, ["list"], env=cli_env)
     assert listing.exit_code == 0 and "northvale-fixit" in listing.output and "active" in listing.output
     assert key not in listing.output
 
-    revoked = runner.invoke(api_clients.clients_app, ["revoke", "northvale-fixit"], env=cli_env)
+    revoked = runner.invoke(clients_app, ["revoke", "northvale-fixit"], env=cli_env)
     assert revoked.exit_code == 0 and "revoked northvale-fixit" in revoked.output
-    assert "revoked 20" in runner.invoke(api_clients.clients_app, ["list"], env=cli_env).output
+    assert "revoked 20" in runner.invoke(clients_app, ["list"], env=cli_env).output
     with session_factory() as session:
         assert api_clients.verify_key(session, key, "open311") is None
 
 
 def test_command_line_mistakes_are_user_errors(cli_env: dict[str, str]) -> None:
     runner = CliRunner()
-    assert "no API clients yet" in runner.invoke(api_clients.clients_app, ["list"], env=cli_env).output
-    assert runner.invoke(api_clients.clients_app, ["create", "northvale-fixit"], env=cli_env).exit_code == 0
-    duplicate = runner.invoke(api_clients.clients_app, ["create", "northvale-fixit"], env=cli_env)
+    assert "no API clients yet" in runner.invoke(clients_app, ["list"], env=cli_env).output
+    assert runner.invoke(clients_app, ["create", "northvale-fixit"], env=cli_env).exit_code == 0
+    duplicate = runner.invoke(clients_app, ["create", "northvale-fixit"], env=cli_env)
     assert isinstance(duplicate.exception, UserError) and "already exists" in str(duplicate.exception)
-    unknown = runner.invoke(api_clients.clients_app, ["revoke", "ghost"], env=cli_env)
+    unknown = runner.invoke(clients_app, ["revoke", "ghost"], env=cli_env)
     assert isinstance(unknown.exception, UserError) and "no API client named" in str(unknown.exception)
-    bad_scope = runner.invoke(api_clients.clients_app, ["create", "other-app", "--scope", "admin"], env=cli_env)
+    bad_scope = runner.invoke(clients_app, ["create", "other-app", "--scope", "admin"], env=cli_env)
     assert bad_scope.exit_code == 2 and "open311" in bad_scope.output
-    listing = runner.invoke(api_clients.clients_app, ["list"], env=cli_env)
+    listing = runner.invoke(clients_app, ["list"], env=cli_env)
     assert listing.output.count("northvale-fixit") == 1 and "other-app" not in listing.output

@@ -262,7 +262,7 @@ def test_retrain_is_refused_when_emergency_recall_is_short_and_the_active_versio
 
 
 def retraining_refused_exit() -> int:
-    from classifiers.cli import REFUSED_EXIT
+    from civicdesk.cli.classifiers import REFUSED_EXIT
 
     assert REFUSED_EXIT not in (0, 1, 2)  # 1 is an unexpected crash, 2 a user error
     return REFUSED_EXIT

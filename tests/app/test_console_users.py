@@ -1,4 +1,4 @@
-"""`civicdesk users create | list | disable` (the commands live in civicdesk/auth.py as `users_app`)."""
+"""`civicdesk users create | list | disable` (the commands live in civicdesk/cli/staff.py as `users_app`)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from civicdesk.cli.staff import users_app
 from civicdesk.models import AuditEntry, StaffUser
 from civicdesk.settings import Settings, get_settings
-from civicdesk.staff.auth import users_app
 
 runner = CliRunner()
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

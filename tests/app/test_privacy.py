@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from civicdesk import cli
+from civicdesk.cli.common import setup_logging
 from civicdesk.privacy import RedactingFilter, redact
 from civicdesk.settings import Settings
 from civicdesk.triage import chat_nlu
@@ -103,7 +103,7 @@ def test_every_command_logs_through_the_redacting_filter(settings: Settings) -> 
     handler = logging.StreamHandler(stream)
     root.addHandler(handler)
     try:
-        cli._setup_logging(settings)
+        setup_logging(settings)
         logging.getLogger("email_ingest.runner").warning("message from %s", "905-555-0143")
     finally:
         root.removeHandler(handler)

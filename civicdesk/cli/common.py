@@ -1,0 +1,37 @@
+"""What every command shares: logging that redacts residents' details, a port check, the database from settings."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from civicdesk.db import make_engine, make_session_factory
+from civicdesk.errors import UserError
+from civicdesk.settings import Settings, get_settings
+
+
+def setup_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # it announces every plugin it loads
+    from civicdesk.privacy import redact_logs  # here: it loads spaCy, which most commands never need
+
+    redact_logs()  # residents' names, emails, phones and addresses never reach a log file
+
+
+def ensure_port_free(host: str, port: int, what: str, setting: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise UserError(
+                f"port {port} on {host} is already in use, so the {what} cannot start; "
+                f"stop the other process or set {setting}"
+            ) from None
+
+
+def session_factory() -> sessionmaker[Session]:
+    """Sessions on the database the settings name (CIVICDESK_DATABASE_URL)."""
+    return make_session_factory(make_engine(get_settings().sqlalchemy_url))

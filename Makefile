@@ -13,12 +13,12 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help setup app-env engine-env web-tools database models run test test-app test-engine lint
+.PHONY: help setup app-env engine-env web-tools database models run test test-app test-engine lint architecture
 
 help:
 	@echo "make run    set up, migrate, seed, train when needed, then start every process (Ctrl-C stops all)"
 	@echo "make test   set up, train when needed, then run the whole test suite in both environments"
-	@echo "make lint   ruff and mypy"
+	@echo "make lint   ruff, mypy and the import contracts (pyproject.toml [tool.importlinter])"
 
 $(CURDIR)/.tools/bin/uv:
 	"$$(scripts/find-python 3.11)" -m venv .tools
@@ -49,7 +49,7 @@ run: setup database models
 	$(APP)/civicdesk check
 	exec $(APP)/honcho start -f Procfile
 
-test: setup models test-app test-engine
+test: setup models architecture test-app test-engine
 
 test-app:
 	$(APP)/pytest tests/app
@@ -59,7 +59,11 @@ test-engine:
 	$(ENGINE)/rasa data validate --config bot/config.yml --domain "$$($(APP)/python -c 'from civicdesk.triage.training import rasa_domain; print(rasa_domain())')" --data bot/data nlu_data/chat --fail-on-warnings
 	$(ENGINE)/rasa test core --stories bot/tests --model var/models/civicdesk.tar.gz --out var/results/core --e2e --fail-on-prediction-errors
 
-lint: app-env
+# The layers and forbidden imports of README's "Layout", checked on every test run.
+architecture: app-env
+	$(APP)/lint-imports
+
+lint: app-env architecture
 	$(APP)/ruff check .
 	$(APP)/ruff format --check .
 	$(APP)/mypy

@@ -1,17 +1,14 @@
-"""FastAPI dependencies shared by the routers: database session, settings, service-token check."""
+"""FastAPI dependencies every router shares: the database session and the settings."""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from civicdesk.settings import Settings
-from civicdesk.staff.api_clients import verify_key
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -24,26 +21,4 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-bearer = HTTPBearer(auto_error=False)
-
-
-def require_service_token(
-    request: Request,
-    settings: Annotated[Settings, Depends(get_settings_dep)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> None:
-    """A caller of the internal API presents the action server's token (a deployment secret, from the
-    environment) or an internal-scope API key issued by `civicdesk clients create` (stored only as a hash)."""
-    given = credentials.credentials if credentials else ""
-    if given and hmac.compare_digest(given.encode(), settings.actions_token.get_secret_value().encode()):
-        return
-    with request.app.state.session_factory() as session:
-        if given and verify_key(session, given, "internal") is not None:
-            return
-    raise HTTPException(
-        status.HTTP_401_UNAUTHORIZED, "a valid service token is required", {"WWW-Authenticate": "Bearer"}
-    )
-
-
 SessionDep = Annotated[Session, Depends(get_session)]
-ServiceAuth = Depends(require_service_token)

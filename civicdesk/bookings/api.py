@@ -21,7 +21,7 @@ from civicdesk import validation
 from civicdesk.bookings import appointments, events, mailed_forms
 from civicdesk.contacts import ContactBody, ContactProof
 from civicdesk.db import transaction
-from civicdesk.deps import ServiceAuth, SessionDep
+from civicdesk.deps import SessionDep
 from civicdesk.errors import InvalidInput
 from civicdesk.models import (
     AppointmentBooking,
@@ -31,6 +31,7 @@ from civicdesk.models import (
     FormRequest,
     PublicEvent,
 )
+from civicdesk.staff.deps import ServiceAuth
 
 router = APIRouter(prefix="/api/v1", dependencies=[ServiceAuth], tags=["bookings"])
 

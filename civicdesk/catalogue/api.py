@@ -11,8 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from civicdesk.catalogue import referrals
-from civicdesk.deps import ServiceAuth, SessionDep
+from civicdesk.deps import SessionDep
 from civicdesk.models import Service
+from civicdesk.staff.deps import ServiceAuth
 
 router = APIRouter(prefix="/api/v1", dependencies=[ServiceAuth], tags=["internal"])
 

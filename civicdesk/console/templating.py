@@ -18,13 +18,14 @@ from fastapi.responses import HTMLResponse
 from civicdesk.business_time import REGION_TZ
 from civicdesk.db import utcnow
 from civicdesk.models import ServiceRequest
+from civicdesk.reports import TEMPLATES as REPORT_TEMPLATES
 from civicdesk.work import service_levels
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
 
 environment = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES),
+    loader=jinja2.FileSystemLoader([TEMPLATES, REPORT_TEMPLATES]),  # the reports page includes the report's figures
     autoescape=True,
     undefined=jinja2.StrictUndefined,  # a missing value is a bug to see, not an empty string
     trim_blocks=True,

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from civicdesk.db import transaction
-from civicdesk.deps import ServiceAuth, SessionDep
+from civicdesk.deps import SessionDep
 from civicdesk.knowledge.search import KnowledgebaseSearch
 from civicdesk.models import KnowledgeGap
+from civicdesk.staff.deps import ServiceAuth
 
 router = APIRouter(prefix="/api/v1", dependencies=[ServiceAuth], tags=["internal"])
 

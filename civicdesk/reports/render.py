@@ -13,7 +13,6 @@ import base64
 import csv
 import io
 import textwrap
-from pathlib import Path
 from typing import Literal
 
 import jinja2
@@ -23,11 +22,11 @@ from matplotlib.figure import Figure as Chart
 from matplotlib.ticker import MaxNLocator
 
 from civicdesk.business_time import REGION_TZ
+from civicdesk.reports import TEMPLATES
 from civicdesk.reports.figures import CENTRE, REGION, Figure, Report
 
 Format = Literal["html", "pdf", "csv"]
 FORMATS: tuple[str, ...] = Format.__args__  # type: ignore[attr-defined]
-TEMPLATES = Path(__file__).resolve().parent / "web" / "templates"
 COLOUR = "#1f5f8b"  # Northvale blue; one colour, so a chart reads the same printed in grey
 LETTER = (8.5, 11)  # inches, portrait: what a Council agenda package is printed on
 MAX_BARS = 15  # long lists (services) show their top entries in the chart; the table and CSV keep all

@@ -10,9 +10,10 @@ from pydantic import BaseModel
 
 from civicdesk.contacts import ContactBody
 from civicdesk.db import transaction
-from civicdesk.deps import ServiceAuth, SessionDep
+from civicdesk.deps import SessionDep
 from civicdesk.models import ServiceRequest
 from civicdesk.service_requests.service import RequestIn, create_request, get_by_reference
+from civicdesk.staff.deps import ServiceAuth
 
 router = APIRouter(prefix="/api/v1", dependencies=[ServiceAuth], tags=["internal"])
 

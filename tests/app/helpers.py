@@ -36,6 +36,9 @@ from civicdesk.models import (
 )
 from civicdesk.settings import Settings
 
+CLASSIFIER_DATA = Path(__file__).parent / "data" / "classifiers"  # a 48-row fixture: models train in seconds
+CLASSIFIER_TRAIN = CLASSIFIER_DATA / "train.jsonl"
+CLASSIFIER_EVAL = CLASSIFIER_DATA / "eval.jsonl"
 SEED_TODAY = dt.date(2026, 11, 23)  # a Monday: seeded slots start here
 
 
@@ -220,3 +223,37 @@ class FakeRasa:
         if message == "markup please":
             return [{"text": SCRIPT}]
         return [{"text": f"You said: {message}"}]
+
+
+# An HTML email written to attack the console: scripts, trackers, javascript: links, forms and frames.
+HOSTILE_HTML = (
+    "<p>Thank you to the crew who cleared the snow on Mill Street.</p>"
+    "<script>window.pwned = true</script>"
+    '<img src="http://tracker.example/pixel.gif" onerror="window.pwned = true">'
+    '<a href="javascript:window.pwned = true">see photos</a> '
+    '<a href="https://www.northvale.ca/snow" onclick="window.pwned = true">snow routes</a>'
+    '<iframe src="http://evil.example/"></iframe><form action="http://evil.example/"><input name="password"></form>'
+    '<div style="background: url(http://tracker.example/bg.gif)">Styled words</div>'
+)
+
+
+def letter(
+    subject: str,
+    body: str,
+    message_id: str,
+    *,
+    sender: str = "Priya Raman <priya.raman@example.org>",
+    html: str | None = None,
+    attachment: tuple[str, bytes] | None = None,
+) -> bytes:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = "servicefirst@northvale.ca"
+    message["Subject"] = subject
+    message["Message-ID"] = message_id
+    message.set_content(body)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    if attachment is not None:
+        message.add_attachment(attachment[1], maintype="image", subtype="jpeg", filename=attachment[0])
+    return message.as_bytes().replace(b"\n", b"\r\n")

@@ -33,7 +33,7 @@ from classifiers.model import (
 from classifiers.rules import EmergencyHit, RuleEngine, extract_entities, find_emergencies
 from classifiers.store import META_FILE, load_trusted
 
-DATA = Path(__file__).parent / "data" / "classifiers"
+DATA = Path(__file__).parent.parent / "data" / "classifiers"
 TRAIN = DATA / "train.jsonl"
 EVAL = DATA / "eval.jsonl"
 STAFF_CSV = DATA / "staff_categories.csv"

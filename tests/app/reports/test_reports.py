@@ -350,8 +350,8 @@ def test_the_console_page_is_for_supervisors_and_administrators(console: Any) ->
 @pytest.mark.timeout(180)
 def test_the_console_page_shows_its_charts_in_a_real_browser(console: Any, settings: Settings) -> None:
     """The charts are data: URIs, which the console's Content-Security-Policy must let through."""
+    from browsing import ThreadedServer, assert_accessible, launch
     from playwright.sync_api import sync_playwright
-    from test_widget import ThreadedServer, assert_accessible, launch
 
     with ThreadedServer(settings) as server, sync_playwright() as playwright:
         browser = launch(playwright)

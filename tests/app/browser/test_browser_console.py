@@ -10,10 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browsing import ARTIFACTS, assert_accessible
+from helpers import HOSTILE_HTML, letter
 from playwright.sync_api import Browser, Page, Request, expect
 from sqlalchemy import select
-from test_console_email import HOSTILE_HTML, letter
-from test_widget import ARTIFACTS, assert_accessible, browser, core, settings  # noqa: F401 (fixtures)
+from test_widget import browser, core, settings  # noqa: F401 (fixtures)
 
 from civicdesk.db import make_engine, make_session_factory, transaction
 from civicdesk.models import InboundEmail

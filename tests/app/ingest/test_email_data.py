@@ -11,7 +11,7 @@ import pytest
 
 from civicdesk.seed_schema import REQUIRED_SERVICE_CODES
 
-EMAIL_DIR = Path(__file__).resolve().parents[2] / "nlu_data" / "email"
+EMAIL_DIR = Path(__file__).resolve().parents[3] / "nlu_data" / "email"
 KINDS = {"service_request", "information_request", "complaint", "compliment", "misdirected"}
 URGENCIES = {"emergency", "urgent", "routine"}
 # file set: (messages per service code, messages in all, messages per kind and per urgency)

@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browsing import ARTIFACTS, ThreadedServer, assert_accessible, seeded_sqlite
+from helpers import CLASSIFIER_EVAL as EVAL
+from helpers import CLASSIFIER_TRAIN as TRAIN
 from playwright.sync_api import Browser, Page, expect
-from test_classifiers_registry import EVAL, TRAIN
-from test_widget import ARTIFACTS, ThreadedServer, assert_accessible, browser, seeded_sqlite  # noqa: F401 (fixture)
+from test_widget import browser  # noqa: F401 (fixture)
 
 from civicdesk.db import make_engine, make_session_factory, transaction
 from civicdesk.settings import Settings

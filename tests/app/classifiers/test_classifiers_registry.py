@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from helpers import CLASSIFIER_EVAL as EVAL
+from helpers import CLASSIFIER_TRAIN as TRAIN
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
@@ -44,9 +46,6 @@ from classifiers.registry import (
 from classifiers.store import META_FILE
 from email_ingest.service import TriageLoader
 
-DATA = Path(__file__).parent / "data" / "classifiers"
-TRAIN = DATA / "train.jsonl"
-EVAL = DATA / "eval.jsonl"
 PASSWORD = "correct horse battery staple"
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

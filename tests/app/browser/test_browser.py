@@ -21,9 +21,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from browsing import ARTIFACTS, assert_accessible, launch, seeded_sqlite
 from helpers import free_port
 from playwright.sync_api import Browser, Page, expect, sync_playwright
-from test_widget import ARTIFACTS, assert_accessible, launch, seeded_sqlite
 
 from civicdesk.db import make_engine, make_session_factory, transaction
 from civicdesk.settings import PROJECT_ROOT, Settings

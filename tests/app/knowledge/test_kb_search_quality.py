@@ -20,7 +20,7 @@ def database_url(seeded_database_url: str) -> str:
     return seeded_database_url
 
 
-QUESTIONS = yaml.safe_load((Path(__file__).parent / "data" / "kb_questions.yaml").read_text())
+QUESTIONS = yaml.safe_load((Path(__file__).parent.parent / "data" / "kb_questions.yaml").read_text())
 
 
 def test_the_right_article_ranks_first(session_factory: sessionmaker[Session]) -> None:

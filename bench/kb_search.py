@@ -4,7 +4,7 @@
 
 Loads the seed articles into a scratch SQLite database and prints
 - development-set figures (each article's first example question held out of the index and asked), on which
-  the weights and thresholds in civicdesk/kb_search.py were chosen;
+  the weights and thresholds in civicdesk/knowledge/search.py were chosen;
 - evaluation figures on tests/app/data/kb_questions.yaml (written apart from the example questions);
 - search latency through KnowledgebaseSearch (database signature check + ranking): median and p95 in ms.
 """

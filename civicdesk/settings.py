@@ -1,7 +1,7 @@
 """All configuration of civicdesk: one pydantic-settings class, read from `CIVICDESK_*` variables and `.env`.
 
 Every process (web app, ingester, the launchers of Rasa and the action server) reads the same class, so a value
-is set in one place. README's settings table lists these fields; `tests/app/test_settings.py` keeps them in step.
+is set in one place. README's settings table lists these fields; `tests/app/kernel/test_settings.py` keeps them in step.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ break inside the text and lines starting with "#" are comments. Offsets are comp
     python nlu_data/extraction/annotate.py to-jsonl test.txt > nlu_data/extraction/test.jsonl
     python nlu_data/extraction/annotate.py to-markup nlu_data/extraction/test.jsonl > test.txt
 
-Edit the markup, convert it back and run tests/app/test_extraction_quality.py, which checks every file.
+Edit the markup, convert it back and run tests/app/classifiers/test_extraction_quality.py, which checks every file.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Ranking quality on resident questions written apart from the articles' own example questions.
 
 `tests/app/data/kb_questions.yaml` holds the questions and the article that answers each; the search's
-settings were chosen on other data (see civicdesk/kb_search.py), so this measures it on unseen wording.
+settings were chosen on other data (see civicdesk/knowledge/search.py), so this measures it on unseen wording.
 """
 
 from __future__ import annotations

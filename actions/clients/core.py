@@ -104,7 +104,7 @@ class Service:
     group: str
     can_be_emergency: bool = False
     emergency_instruction: str | None = None
-    # Not in the core's /api/v1/services yet; a service is assumed to need a place until it says so.
+    # A service is assumed to need a place unless the core says otherwise.
     location_required: bool = True
 
 

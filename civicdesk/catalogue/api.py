@@ -27,6 +27,7 @@ class ServiceOut(BaseModel):
     can_be_emergency: bool
     emergency_instruction: str | None
     target_routine_hours: float
+    location_required: bool  # False: the assistant does not ask where (transit feedback, ...)
 
 
 @router.get("/services")
@@ -45,6 +46,7 @@ def list_services(session: SessionDep) -> list[ServiceOut]:
             can_be_emergency=s.can_be_emergency,
             emergency_instruction=s.emergency_instruction,
             target_routine_hours=s.target_routine_hours,
+            location_required=s.location_required,
         )
         for s in services
     ]

@@ -1,7 +1,8 @@
 """The `civicdesk` command: database, seed data, training, and every long-running process of the stack.
 
 This package is the only place that wires processes together (it alone imports `email_ingest`); each command
-group lives in its own module and is assembled here.
+group lives in its own module and is assembled here. Commands import the areas that load spaCy, scikit-learn,
+matplotlib or the ingester inside their bodies, so `civicdesk --help` and the light commands start in a few seconds.
 """
 
 from __future__ import annotations

@@ -16,12 +16,8 @@ import typer
 from civicdesk.cli.common import session_factory
 from civicdesk.errors import UserError
 from civicdesk.settings import get_settings
-from civicdesk.triage.chat_nlu import export
-from civicdesk.triage.retraining import retrain as run_retrain
-from civicdesk.triage.training import triage_model_dir
 from classifiers.cli import USER_ERRORS, fail, number
 from classifiers.cli import app as library_app
-from classifiers.registry import Registry
 
 app = typer.Typer(
     help="Email triage classifiers: train, evaluate, predict; retrain, list and roll back versions.",
@@ -35,7 +31,10 @@ ERRORS = (*USER_ERRORS, UserError)
 REFUSED_EXIT = 3  # retrain: a new version was trained but not promoted (2 stays "you made a mistake")
 
 
-def _registry() -> Registry:
+def _registry() -> Any:
+    from civicdesk.triage.training import triage_model_dir
+    from classifiers.registry import Registry
+
     return Registry(triage_model_dir(get_settings()))
 
 
@@ -56,6 +55,8 @@ def retrain(
     version and urgency emergency recall is at least 0.98. Exit status: 0 promoted, 3 trained but not promoted
     (the active version stays), 2 an error.
     """
+    from civicdesk.triage.retraining import retrain as run_retrain
+
     try:
         with _spinner(quiet=as_json) as say:
             outcome = run_retrain(
@@ -174,6 +175,7 @@ def export_chat_nlu(
 ) -> None:
     """Write the chat messages the assistant did not understand as Rasa NLU data for review, contact details
     redacted; examples with no known intent are under `needs_review`."""
+    from civicdesk.triage.chat_nlu import export
 
     try:
         with session_factory()() as session:

@@ -9,7 +9,6 @@ import typer
 
 from civicdesk.cli.common import session_factory
 from civicdesk.db import transaction
-from civicdesk.knowledge import articles as kb
 
 kb_app = typer.Typer(help="Knowledgebase articles as Markdown files.", no_args_is_help=True)
 
@@ -19,6 +18,7 @@ def kb_export(
     directory: Annotated[Path, typer.Argument(help="Folder to write one Markdown file per article.")],
 ) -> None:
     """Write every article as Markdown with front matter (the seed format), for review or bulk edits."""
+    from civicdesk.knowledge import articles as kb
 
     factory = session_factory()
     with factory() as session:
@@ -32,6 +32,7 @@ def kb_import(
     author: Annotated[str, typer.Option(help="Recorded in each changed article's history.")] = "kb import",
 ) -> None:
     """Create or update articles from Markdown files; each changed article gets a new version."""
+    from civicdesk.knowledge import articles as kb
 
     factory = session_factory()
     with transaction(factory) as session:

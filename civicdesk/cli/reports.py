@@ -9,8 +9,6 @@ import typer
 
 from civicdesk.cli.common import session_factory
 from civicdesk.errors import UserError
-from civicdesk.reports import figures as reports
-from civicdesk.reports import render as report_render
 
 
 def report(
@@ -20,6 +18,8 @@ def report(
     fmt: Annotated[str, typer.Option("--format", help="html, pdf or csv.")] = "html",
 ) -> None:
     """Write the contact centre's report (volumes, assistant, resolution, triage, knowledge gaps) for a period."""
+    from civicdesk.reports import figures as reports
+    from civicdesk.reports import render as report_render
 
     if fmt not in report_render.FORMATS:
         raise UserError(f"--format {fmt!r} is not one of: {', '.join(report_render.FORMATS)}")

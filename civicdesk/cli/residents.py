@@ -10,10 +10,7 @@ import typer
 
 from civicdesk.cli.common import session_factory
 from civicdesk.db import transaction, utcnow
-from civicdesk.residents import retention
-from civicdesk.residents import service as residents
 from civicdesk.settings import get_settings
-from email_ingest.service import mail_source
 
 residents_app = typer.Typer(help="A resident's records, on their request: export or erase.", no_args_is_help=True)
 retention_app = typer.Typer(help="The retention schedule for personal information.", no_args_is_help=True)
@@ -22,6 +19,7 @@ retention_app = typer.Typer(help="The retention schedule for personal informatio
 @retention_app.command("schedule")
 def retention_schedule() -> None:
     """List each record type with its retention period (the settings' overrides applied) and what happens then."""
+    from civicdesk.residents import retention
 
     days = retention.periods(get_settings().retention_days)
     for record in retention.SCHEDULE:
@@ -35,6 +33,8 @@ def retention_run(
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
     """Apply the retention schedule: past its period a record is deleted or anonymized. A dry run by default."""
+    from civicdesk.residents import retention
+    from email_ingest.service import mail_source
 
     settings = get_settings()
     factory = session_factory()
@@ -72,6 +72,7 @@ def residents_export(
     phone: PhoneOption = None,
 ) -> None:
     """Write every record held about a resident (found by email and/or phone) to a JSON file for them."""
+    from civicdesk.residents import service as residents
 
     factory = session_factory()
     with transaction(factory) as session:
@@ -91,6 +92,7 @@ def residents_erase(
     yes: Annotated[bool, typer.Option("--yes", help="Erase; without it, only list what would be erased.")] = False,
 ) -> None:
     """Erase a resident's records on their request: delete what exists only for them, anonymize the rest."""
+    from civicdesk.residents import service as residents
 
     settings = get_settings()
     factory = session_factory()

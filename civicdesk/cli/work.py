@@ -11,7 +11,6 @@ import typer
 from civicdesk.cli.common import session_factory, setup_logging
 from civicdesk.db import transaction
 from civicdesk.settings import get_settings
-from civicdesk.work import service_levels
 
 sla_app = typer.Typer(help="Service levels: escalate work waiting past its target.", no_args_is_help=True)
 
@@ -23,6 +22,7 @@ def sla_escalate(
     ] = None,
 ) -> None:
     """Escalate chats and emails waiting past their service level: routine becomes urgent, supervisors are emailed."""
+    from civicdesk.work import service_levels
 
     settings = get_settings()
     setup_logging(settings)

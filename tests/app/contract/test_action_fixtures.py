@@ -31,14 +31,17 @@ from civicdesk.catalogue import api as catalogue_api
 from civicdesk.knowledge import api as knowledge_api
 from civicdesk.service_requests import api as requests_api
 from civicdesk.service_requests import open311
+from civicdesk.service_requests.open311 import serializers as open311_serializers
+from civicdesk.service_requests.open311 import services as open311_services
 
 FIXTURES = Path(__file__).resolve().parents[2] / "actions" / "fixtures"
-ROUTERS: tuple[APIRouter, ...] = (
-    catalogue_api.router,
-    knowledge_api.router,
-    requests_api.router,
-    bookings_api.router,
-    open311.router,
+# (prefix, router): Open311's endpoint groups are routers of their own, mounted under /open311/v2.
+ROUTERS: tuple[tuple[str, APIRouter], ...] = (
+    ("", catalogue_api.router),
+    ("", knowledge_api.router),
+    ("", requests_api.router),
+    ("", bookings_api.router),
+    (open311.router.prefix, open311_services.router),
 )
 
 
@@ -70,7 +73,7 @@ RESPONSES: dict[str, Endpoint] = {
     "booking.json": Endpoint("POST", "/api/v1/appointments/bookings", bookings_api.BookingOut),
     "events.json": Endpoint("GET", "/api/v1/events", list[bookings_api.EventOut]),
     "definition_road_repair.json": Endpoint(
-        "GET", "/open311/v2/services/{service_code}.{format}", open311.ServiceDefinitionOut
+        "GET", "/open311/v2/services/{service_code}.{format}", open311_serializers.ServiceDefinitionOut
     ),
 }
 
@@ -132,9 +135,9 @@ def test_fixture_endpoint_serves_the_mapped_model(fixture: str) -> None:
     endpoint = RESPONSES[fixture]
     routes = [
         route
-        for router in ROUTERS
+        for prefix, router in ROUTERS
         for route in router.routes
-        if isinstance(route, APIRoute) and route.path == endpoint.path and endpoint.method in route.methods
+        if isinstance(route, APIRoute) and prefix + route.path == endpoint.path and endpoint.method in route.methods
     ]
     assert len(routes) == 1, f"the core has {len(routes)} routes for {endpoint}"
     assert _declared_response(routes[0]) == endpoint.response, f"{endpoint} no longer answers {endpoint.response}"

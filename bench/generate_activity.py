@@ -6,8 +6,8 @@
 Requests (phone, web, counter, Open311), chats (contained by the assistant, or handed to an agent for the
 assistant's reasons), email (routed by the pipeline, left to an agent who confirms or corrects the labels, or
 threaded onto a request as a second contact) and questions the assistant could not answer, spread over the
-month's days and busier in business hours. Everything goes in through the service layer (`service_requests`,
-`chat`, `email_cases`), then the timestamps are moved into the month, as if it had happened then.
+month's days and busier in business hours. Everything goes in through the service layer (`service_requests.service`,
+`chat.service`, `mail.cases`), then the timestamps are moved into the month, as if it had happened then.
 
 `generate_month` returns a `Ledger`: what it made, tallied as it made it, which the tests compare with the
 report's figures. At scale 1 a month is about 500 records (230 requests, 120 chats, 90 emails, 60 questions),

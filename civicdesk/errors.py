@@ -1,5 +1,5 @@
-"""Errors every area raises, in one place: the app maps each to one HTTP status (`civicdesk.app`), the CLI prints
-them as one line and exits with status 2, and none reaches a user as a traceback.
+"""Errors every area raises, in one place: the app maps each to one HTTP status (`civicdesk.app`), and the CLI
+prints a `UserError` (an `InvalidInput` too) as one line and exits with status 2.
 """
 
 

@@ -1,6 +1,7 @@
-"""Normalizers for what residents type: Canadian postal codes, North American phone numbers, email addresses.
+"""Normalizers for what residents type: Canadian postal codes, North American phone numbers, email addresses,
+provinces and names; and `Line`, an API body's text field that refuses control characters.
 
-Each returns the canonical form or raises `InvalidInput` naming the field and what is wrong with it.
+Each normalizer returns the canonical form or raises `InvalidInput` naming the field and what is wrong with it.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from classifiers.model import TriageModel
 
 app = typer.Typer(
-    help="Email triage classifiers: train, evaluate, predict; retrain, list and roll back versions.",
+    help="Email triage classifiers: train, evaluate, predict.",
     no_args_is_help=True,
     add_completion=False,
 )

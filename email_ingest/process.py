@@ -30,7 +30,7 @@ from civicdesk.business_time import REGION_TZ
 from civicdesk.contacts import ContactIn
 from civicdesk.db import utcnow
 from civicdesk.errors import InvalidInput
-from civicdesk.mail.parse import ParsedEmail, Unparseable, dedupe_key, parse
+from civicdesk.mail.parse import ParsedEmail, Unparseable, parse
 from civicdesk.models import (
     EmailAttachment,
     InboundEmail,
@@ -126,12 +126,6 @@ def process(
     _attach_files(session, row, request)
     acknowledged = _acknowledge(session, row, email, config, reply_block, _routed_text(request))
     return _finish(row, Outcome("routed", acknowledged=acknowledged), f"routed to {request.department.queue_name}")
-
-
-def find_duplicate(session: Session, raw: bytes, message_id: str | None) -> tuple[str, int | None]:
-    """The dedupe key of a raw message and the id of an already stored row with the same key, if any."""
-    key = dedupe_key(raw, message_id)
-    return key, session.scalar(select(InboundEmail.id).where(InboundEmail.dedupe_key == key))
 
 
 def _fill(row: InboundEmail, email: ParsedEmail, config: ProcessConfig) -> None:

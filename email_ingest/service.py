@@ -16,7 +16,6 @@ from civicdesk.db import transaction
 from civicdesk.errors import UserError
 from civicdesk.models import OutboundMessage
 from civicdesk.settings import Settings
-from email_ingest.imap import ImapAccount, ImapSource
 from email_ingest.maildir import PROCESSED_FOLDER, QUARANTINE_FOLDER, MaildirSource
 from email_ingest.outbox import SmtpRelay, deliver_pending
 from email_ingest.process import ProcessConfig
@@ -32,6 +31,8 @@ def mail_source(settings: Settings, factory: sessionmaker[Session]) -> MailSourc
     """The mailbox the settings name: IMAP when CIVICDESK_IMAP_HOST is set, else the Maildir drop folder."""
     if not settings.imap_host:
         return MaildirSource(settings.maildir_path)
+    from email_ingest.imap import ImapAccount, ImapSource  # imapclient only where a mailbox is configured
+
     context = ssl.create_default_context(cafile=str(settings.imap_ca_file)) if settings.imap_ca_file else None
     try:
         account = ImapAccount(

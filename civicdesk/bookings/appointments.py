@@ -5,7 +5,7 @@ one conditional UPDATE (`booked = booked + 1 WHERE booked < capacity`) and its r
 residents racing for the last seat cannot both get it on SQLite or PostgreSQL; no count is read and then written.
 The same pattern moves a booking from `booked` to `cancelled`, so a seat is never released twice.
 
-`Conflict` and the small helpers (`affected_rows`, `new_reference`, `normalize_reference`, `check_contact`,
+The small helpers (`affected_rows`, `new_reference`, `normalize_reference`, `check_contact`,
 `require_contact`, `check_channel`, `is_code`, `lock_contact`) are shared with events and mailed forms.
 """
 

@@ -24,7 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-app.add_typer(library_app)  # train, evaluate, predict
+app.registered_commands.extend(library_app.registered_commands)  # train, evaluate, predict: listed first, as before
 ERRORS = (*USER_ERRORS, UserError)
 
 
@@ -156,7 +156,6 @@ def version_summary(version: Any, active: str | None) -> dict[str, Any]:
 @app.command()
 def rollback(version: Annotated[str, typer.Argument(help="Version to make active again (see `list`).")]) -> None:
     """Make an earlier (or any other trained) version the active one; the ingester picks it up by itself."""
-
     try:
         registry = _registry()
         before = registry.active_id()

@@ -108,11 +108,6 @@ def socket_staff(websocket: WebSocket, area: str) -> Staff | None:
     return staff if staff is not None and staff.may(area) else None
 
 
-def settings_of(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 def set_cookie(response: Response, settings: Settings, name: str, value: str, max_age: int | None) -> None:
     response.set_cookie(
         name,

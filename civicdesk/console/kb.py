@@ -1,8 +1,8 @@
 """The knowledgebase editor: list, edit, save a draft or publish, and each article's version history.
 
 Articles are checked by the same schema as the seed files (`seed_schema.Article`), and saved through
-`kb.upsert_article`, which keeps every change as a version; the assistant's search picks up published changes
-on its next query. The knowledge-gap list (questions the assistant could not answer) links here.
+`knowledge.articles.upsert_article`, which keeps every change as a version; the assistant's search picks up
+published changes on its next query. The knowledge-gap list (questions the assistant could not answer) links here.
 """
 
 from __future__ import annotations

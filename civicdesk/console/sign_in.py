@@ -19,11 +19,11 @@ from civicdesk.console.deps import (
     SESSION_COOKIE,
     client_address,
     set_cookie,
-    settings_of,
     signed_in,
 )
 from civicdesk.console.templating import render
 from civicdesk.db import transaction
+from civicdesk.deps import get_settings_dep
 from civicdesk.staff import auth
 
 router = APIRouter()
@@ -47,7 +47,7 @@ def _login_page(request: Request, error: str | None, next_url: str, email: str =
         {"error": error, "next_url": next_url, "login_csrf": token, "email": email, "staff": None},
         status_code=code,
     )
-    set_cookie(response, settings_of(request), LOGIN_CSRF_COOKIE, token, max_age=3600)
+    set_cookie(response, get_settings_dep(request), LOGIN_CSRF_COOKIE, token, max_age=3600)
     return response
 
 
@@ -66,7 +66,7 @@ async def login(
 ) -> Response:
     if not auth.csrf_matches(request.cookies.get(LOGIN_CSRF_COOKIE, ""), csrf_token):
         return _login_page(request, "The form had expired. Please sign in again.", _safe_next(next), email, 403)
-    settings = settings_of(request)
+    settings = get_settings_dep(request)
     lifetime = dt.timedelta(hours=settings.console_session_hours)
 
     def attempt() -> auth.NewSession:

@@ -44,7 +44,6 @@ TRANSITIONS: dict[str, set[str]] = {
     "referred": {"open", "closed"},
     "closed": {"open"},
 }
-TRACKED_FIELDS = ("status", "assignee", "urgency", "kind", "service", "description", "address", "resolution")
 
 
 @dataclass

@@ -140,7 +140,8 @@ def escalate(session: Session, now: dt.datetime | None = None) -> list[Escalatio
                 continue
             urgency = ESCALATED_URGENCY.get(item.urgency, item.urgency)
             source.set_urgency(session, item.key, urgency)
-            escalations.append(Escalation(source.kind, item.key, item.title[:120], urgency, due))
+            title = source.escalation_title(session, item)
+            escalations.append(Escalation(source.kind, item.key, title, urgency, due))
             audit.record(session, ACTOR, ESCALATION_ACTION, source.record_type, item.key, {"due_at": due.isoformat()})
     if escalations:
         _notify(session, _supervisors(session), escalations, now)

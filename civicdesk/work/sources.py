@@ -56,6 +56,8 @@ class Source:
     record_type: str  # how the audit log names its records
     items: Callable[[Session], list[QueueItem]]
     set_urgency: Callable[[Session, str, str], None]  # (session, item key, new urgency)
+    # What the supervisors' escalation email calls an item: never a resident's own words, which stay in the console.
+    escalation_title: Callable[[Session, QueueItem], str]
 
 
 def last_resident_words(session: Session, conversation_id: int) -> str:
@@ -92,6 +94,11 @@ def _set_chat_urgency(session: Session, key: str, urgency: str) -> None:
     conversation.urgency = urgency
 
 
+def _chat_escalation_title(session: Session, item: QueueItem) -> str:
+    conversation = session.get(Conversation, int(item.key))
+    return (conversation.summary if conversation and conversation.summary else "chat waiting for an agent")[:120]
+
+
 def email_reason(text: str | None) -> str:
     text = (text or "needs a person").strip()
     return text[:1].upper() + text[1:]
@@ -121,6 +128,6 @@ def _set_email_urgency(session: Session, key: str, urgency: str) -> None:
 
 # Chats first: a resident is waiting on the page.
 SOURCES: tuple[Source, ...] = (
-    Source("chat", "conversation", chat_items, _set_chat_urgency),
-    Source("email", "inbound_email", email_items, _set_email_urgency),
+    Source("chat", "conversation", chat_items, _set_chat_urgency, _chat_escalation_title),
+    Source("email", "inbound_email", email_items, _set_email_urgency, lambda _session, item: item.title[:120]),
 )

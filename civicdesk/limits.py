@@ -1,0 +1,33 @@
+"""Input limits: the most civicdesk accepts in each kind of field, whichever door the text comes in by (the
+internal API, Open311, the console, the chat). One table, listed in README ("Input limits"); every door reads
+its maxima from here, so a description cannot be longer by Open311 than by the chat.
+
+Why limits at all: stored text is read back by people and by regular expressions (privacy redaction, Open311's
+public text); a cap keeps both fast and keeps one request from filling the disk.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Characters, per field.
+LIMITS: Final[dict[str, int]] = {
+    "name": 200,  # a person's name, a first or last name
+    "email": 254,  # RFC 5321's longest forward path
+    "phone": 40,
+    "address": 300,  # a street address or a place described in words
+    "postal_code": 10,
+    "code": 64,  # service, appointment type, location, event and form codes
+    "short": 300,  # labels, subjects, references, a single-line answer
+    "description": 4000,  # a service request's description, its resolution, an agent's note
+    "chat_message": 2000,  # one chat message or end-of-chat comment
+    "search_query": 500,  # a knowledgebase or catalogue search
+    "email_text": 8000,  # an agent's reply to an email case
+    "article_body": 20000,  # a knowledgebase article's body in the console editor
+    "attribute": 500,  # one answer to a service's question (Open311 attribute)
+}
+
+# Bytes in one HTTP request body, whichever route: checked while the body is read, before it is parsed.
+MAX_BODY_BYTES: Final = 1_000_000
+# Fields in one submitted form (Starlette's parser refuses more, and says so here).
+MAX_FORM_FIELDS: Final = 500

@@ -1,4 +1,4 @@
-"""FastAPI dependencies every router shares: the database session and the settings."""
+"""FastAPI dependencies every router shares: the database session, the settings and the client's address."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
 
 from civicdesk.settings import Settings
 
@@ -22,3 +23,9 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def client_address(connection: HTTPConnection) -> str:
+    """The client's address, for rate limits and audit: the peer, or what a trusted proxy says it forwarded for
+    (uvicorn rewrites the peer only for the proxies `CIVICDESK_TRUSTED_PROXIES` names)."""
+    return connection.client.host if connection.client else "unknown"

@@ -120,10 +120,6 @@ def set_cookie(response: Response, settings: Settings, name: str, value: str, ma
     )
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def is_fetch(request: Request) -> bool:
     """A request made by the console's JavaScript (it asks for JSON) rather than a plain form post."""
     return "application/json" in request.headers.get("accept", "")

@@ -17,13 +17,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from civicdesk.console.deps import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
-    client_address,
     set_cookie,
     signed_in,
 )
 from civicdesk.console.templating import render
 from civicdesk.db import transaction
-from civicdesk.deps import get_settings_dep
+from civicdesk.deps import client_address, get_settings_dep
 from civicdesk.staff import auth
 
 router = APIRouter()

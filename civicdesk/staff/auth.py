@@ -180,7 +180,9 @@ def seconds_until_allowed(session: Session, email: str, address: str, now: dt.da
     from_address = list(
         session.scalars(
             select(LoginAttempt.at)
-            .where(LoginAttempt.address == address, LoginAttempt.ok.is_(False), LoginAttempt.at >= now - THROTTLE_WINDOW)
+            .where(
+                LoginAttempt.address == address, LoginAttempt.ok.is_(False), LoginAttempt.at >= now - THROTTLE_WINDOW
+            )
             .order_by(LoginAttempt.at.desc())
             .limit(MAX_FAILURES_PER_ADDRESS)
         )

@@ -26,6 +26,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="civicdesk",
         summary="Northvale Service First: knowledgebase, service requests and the chat and email front door.",
         version="0.1.0",
+        docs_url="/docs" if settings.serves_api_docs else None,
+        redoc_url="/redoc" if settings.serves_api_docs else None,
+        openapi_url="/openapi.json" if settings.serves_api_docs else None,
     )
     engine = make_engine(settings.sqlalchemy_url)
     app.state.settings = settings

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from urllib.parse import unquote, unquote_plus
 
 from classifiers.rules import MAX_CHARS, default_engine
 
@@ -92,10 +93,45 @@ def redact(text: str) -> str:
     return "".join(pieces)
 
 
+# Query parameters that are credentials: a chat's conversation id (its only key), Open311's api_key, tokens.
+_SECRET_PARAMETERS = frozenset({"conversation", "api_key", "apikey", "key"})
+_SECRET_PARAMETER_PART = re.compile("token|secret|password|csrf")
+SECRET_VALUE = "[redacted]"
+
+
+def _is_secret(parameter: str) -> bool:
+    name = parameter.lower()
+    return name in _SECRET_PARAMETERS or _SECRET_PARAMETER_PART.search(name) is not None
+
+
+def _printable(text: str) -> str:
+    # A decoded %0A must not start a forged log line.
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode() for char in text)
+
+
+def loggable_target(target: str) -> str:
+    """A request's path and query as a log line may show them: decoded (so `redact` sees `jo@example.ca`, not
+    `jo%40example.ca`), with the value of every credential parameter replaced by "[redacted]"."""
+    path, separator, query = target.partition("?")
+    parameters = []
+    for parameter in query.split("&") if separator else ():
+        name, equals, value = parameter.partition("=")
+        name = unquote_plus(name)
+        parameters.append(name + equals + (SECRET_VALUE if _is_secret(name) else unquote_plus(value)))
+    return _printable(unquote(path) + separator + "&".join(parameters))
+
+
 class RedactingFilter(logging.Filter):
-    """Put on a log handler: each record's message is formatted and redacted before it is written."""
+    """Put on a log handler: each record's message is formatted and redacted before it is written.
+
+    uvicorn's access and WebSocket lines carry the request target percent-encoded as an argument: it is decoded
+    and its credentials masked first (`loggable_target`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("uvicorn") and isinstance(record.args, tuple):
+            record.args = tuple(
+                loggable_target(arg) if isinstance(arg, str) and arg.startswith("/") else arg for arg in record.args
+            )
         message = record.getMessage()
         redacted = redact(message)
         if redacted != message or record.args:

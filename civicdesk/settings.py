@@ -6,13 +6,14 @@ is set in one place. README's settings table lists these fields; `tests/app/kern
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from civicdesk.errors import UserError
 
@@ -116,6 +117,14 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = Field(
         None, description="Mark console cookies Secure (HTTPS only); empty: everywhere except development."
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated addresses or networks of the reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; empty: none, the peer's address is the client's.",
+    )
+    api_docs: bool | None = Field(
+        None, description="Serve /docs, /redoc and /openapi.json; empty: everywhere except production."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Logging level.")
 
     @field_validator("database_url")
@@ -129,6 +138,20 @@ class Settings(BaseSettings):
                 f"unsupported database URL scheme {scheme!r}; use one of: {', '.join(SUPPORTED_DATABASE_SCHEMES)}"
             )
         return url
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_addresses(cls, value: object) -> object:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list):
+            return value  # pydantic names the wrong type
+        proxies = []
+        for item in filter(None, (str(part).strip() for part in items)):
+            try:  # strict: "10.0.0.1/8" is refused here rather than silently never matching in uvicorn
+                proxies.append(str(ipaddress.ip_network(item) if "/" in item else ipaddress.ip_address(item)))
+            except ValueError as error:
+                raise ValueError(f"{error}; give IP addresses or networks separated by commas") from None
+        return proxies
 
     @model_validator(mode="after")
     def _imap_login_given(self) -> Settings:
@@ -164,6 +187,10 @@ class Settings(BaseSettings):
     @property
     def secure_cookies(self) -> bool:
         return self.cookie_secure if self.cookie_secure is not None else self.env != "development"
+
+    @property
+    def serves_api_docs(self) -> bool:
+        return self.api_docs if self.api_docs is not None else self.env != "production"
 
     @property
     def maildir_path(self) -> Path:

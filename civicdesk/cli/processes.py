@@ -34,7 +34,8 @@ def check() -> None:
     for what, (host, port), setting in endpoints:
         ensure_port_free(host, port, what, setting)
     core = f"http://{settings.host}:{settings.port}"
-    typer.echo(f"core web app   {core}/      health {core}/health   API docs {core}/docs")
+    docs = f"   API docs {core}/docs" if settings.serves_api_docs else ""
+    typer.echo(f"core web app   {core}/      health {core}/health{docs}")
     typer.echo(f"Rasa server    {settings.rasa_url} (loopback, called by the core only)")
     typer.echo(f"action server  {settings.action_server_url}")
     if settings.imap_host:
@@ -51,7 +52,8 @@ def serve() -> None:
     settings = get_settings()
     setup_logging(settings)
     ensure_port_free(settings.host, settings.port, "core web app", "CIVICDESK_PORT")
-    typer.echo(f"civicdesk core on http://{settings.host}:{settings.port}  (health: /health, API docs: /docs)")
+    docs = ", API docs: /docs" if settings.serves_api_docs else ""
+    typer.echo(f"civicdesk core on http://{settings.host}:{settings.port}  (health: /health{docs})")
     uvicorn.run(
         "civicdesk.app:create_app",
         factory=True,
@@ -59,6 +61,10 @@ def serve() -> None:
         port=settings.port,
         log_level=settings.log_level.lower(),
         log_config=None,  # uvicorn's records go through our handlers, which redact personal information
+        # X-Forwarded-For rewrites the client's address (throttling, audit) only when a named proxy sends it;
+        # uvicorn's own default would believe anyone on loopback.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies,
     )
 
 

@@ -69,7 +69,7 @@ class StaffSession(Base):
 
 
 class LoginAttempt(Base):
-    """One console sign-in attempt; recent failures per email and per address throttle further tries."""
+    """One console sign-in attempt; recent failures per (email, address) and per address throttle further tries."""
 
     __tablename__ = "login_attempt"
 

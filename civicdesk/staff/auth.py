@@ -15,6 +15,7 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 from typing import Literal
@@ -47,10 +48,15 @@ AREAS: dict[str, frozenset[str]] = {
 }
 
 MIN_PASSWORD_CHARS = 12
-# Throttling: too many failures in the window refuse further tries for that email, or from that address,
-# without even checking the password (so guessing costs time, not just CPU).
+# Throttling, so that guessing costs time and knowing someone's email is not enough to lock them out. It counts
+# per (email, address): after FREE_FAILURES wrong passwords since that pair's last sign-in, the address waits 2^n
+# seconds after its n-th failure (at most MAX_DELAY) before it may try that email again; every other address, the
+# owner's included, is not slowed. One address failing on many emails (credential stuffing) is stopped after
+# MAX_FAILURES_PER_ADDRESS failures in THROTTLE_WINDOW. A refused attempt is not checked against the password.
+FREE_FAILURES = 3
+MAX_DELAY = dt.timedelta(minutes=15)
+FAILURES_REMEMBERED = dt.timedelta(days=1)  # older failures no longer count, so the delay falls back
 THROTTLE_WINDOW = dt.timedelta(minutes=15)
-MAX_FAILURES_PER_EMAIL = 5
 MAX_FAILURES_PER_ADDRESS = 30
 SESSION_TOUCH_EVERY = dt.timedelta(minutes=1)  # write last_seen_at at most this often
 IDLE_TIMEOUT = dt.timedelta(hours=2)
@@ -147,46 +153,75 @@ def disable_user(session: Session, email: str, actor: str = "cli") -> StaffUser:
     return user
 
 
+def _wait(until: dt.datetime, now: dt.datetime) -> int:
+    return max(0, math.ceil((until - now).total_seconds()))
+
+
 def seconds_until_allowed(session: Session, email: str, address: str, now: dt.datetime | None = None) -> int:
-    """0 when a sign-in may be tried now; otherwise how long to wait."""
+    """0 when this address may try to sign in as this email now; otherwise how many seconds it must wait."""
     now = now or utcnow()
-    since = now - THROTTLE_WINDOW
-    waits = [0]
-    for column, value, limit in (
-        (LoginAttempt.email, email.strip().lower(), MAX_FAILURES_PER_EMAIL),
-        (LoginAttempt.address, address, MAX_FAILURES_PER_ADDRESS),
-    ):
-        failures = list(
-            session.scalars(
-                select(LoginAttempt.at)
-                .where(column == value, LoginAttempt.ok.is_(False), LoginAttempt.at >= since)
-                .order_by(LoginAttempt.at.desc())
-                .limit(limit)
-            )
+    email, address = email.strip().lower(), address[:64]
+    pair = (LoginAttempt.email == email, LoginAttempt.address == address)
+    last_success = session.scalar(
+        select(LoginAttempt.at).where(*pair, LoginAttempt.ok.is_(True)).order_by(LoginAttempt.at.desc()).limit(1)
+    )
+    since = max(now - FAILURES_REMEMBERED, last_success or now - FAILURES_REMEMBERED)
+    failures = list(
+        session.scalars(
+            select(LoginAttempt.at)
+            .where(*pair, LoginAttempt.ok.is_(False), LoginAttempt.at > since)
+            .order_by(LoginAttempt.at.desc())
         )
-        if len(failures) >= limit:
-            # The oldest of the last `limit` failures leaving the window lets one more try in.
-            waits.append(int((failures[-1] + THROTTLE_WINDOW - now).total_seconds()) + 1)
+    )
+    waits = [0]
+    if len(failures) >= FREE_FAILURES:
+        delay = min(2 ** len(failures), int(MAX_DELAY.total_seconds()))
+        waits.append(_wait(failures[0] + dt.timedelta(seconds=delay), now))
+    from_address = list(
+        session.scalars(
+            select(LoginAttempt.at)
+            .where(
+                LoginAttempt.address == address, LoginAttempt.ok.is_(False), LoginAttempt.at >= now - THROTTLE_WINDOW
+            )
+            .order_by(LoginAttempt.at.desc())
+            .limit(MAX_FAILURES_PER_ADDRESS)
+        )
+    )
+    if len(from_address) >= MAX_FAILURES_PER_ADDRESS:
+        # The oldest of the last MAX_FAILURES_PER_ADDRESS failures leaving the window lets one more try in.
+        waits.append(_wait(from_address[-1] + THROTTLE_WINDOW, now))
     return max(waits)
 
 
+def _in_words(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
 def login(
-    session: Session, email: str, password: str, address: str, lifetime: dt.timedelta
+    session: Session,
+    email: str,
+    password: str,
+    address: str,
+    lifetime: dt.timedelta,
+    now: dt.datetime | None = None,
 ) -> tuple[StaffUser, NewSession]:
-    """Check the password and open a session; every attempt is recorded for throttling."""
-    email = email.strip().lower()[:254]
-    now = utcnow()
+    """Check the password and open a session; every attempt is recorded for throttling, every refusal audited."""
+    email, address = email.strip().lower()[:254], address[:64]
+    now = now or utcnow()
     wait = seconds_until_allowed(session, email, address, now)
     if wait:
-        minutes = max(1, round(wait / 60))
-        raise LoginRefused(f"Too many failed sign-in attempts. Try again in about {minutes} minute(s).")
+        audit.record(session, email, "auth.throttled", "staff_user", email, {"address": address, "wait_seconds": wait})
+        raise LoginRefused(f"Too many failed attempts from this address. Try again in {_in_words(wait)}.")
     user = find_user(session, email)
     try:
         _hasher.verify(user.password_hash if user else _dummy_hash(), password)
         ok = user is not None and user.active
     except (VerificationError, InvalidHashError):
         ok = False
-    session.add(LoginAttempt(email=email, address=address[:64], ok=ok, at=now))
+    session.add(LoginAttempt(email=email, address=address, ok=ok, at=now))
     if not ok or user is None:
         session.flush()
         raise LoginRefused("The email or password is not correct, or the account is disabled.")
@@ -194,7 +229,7 @@ def login(
         user.password_hash = hash_password(password)
     user.last_login_at = now
     opened = _open_session(session, user, lifetime, now)
-    audit.record(session, user.email, "auth.login", "staff_user", user.email, {"address": address[:64]})
+    audit.record(session, user.email, "auth.login", "staff_user", user.email, {"address": address})
     return user, opened
 
 

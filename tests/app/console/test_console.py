@@ -160,14 +160,19 @@ def test_wrong_passwords_are_refused_then_throttled(
 ) -> None:
     client = browser(app)
     assert sign_in(client, "nobody@northvale.ca").status_code == 401
-    for _ in range(auth.MAX_FAILURES_PER_EMAIL):
+    for _ in range(auth.FREE_FAILURES):
         refused = sign_in(client, staff["agent"], "not the password at all")
         assert refused.status_code == 401 and "not correct" in refused.text
-    blocked = sign_in(client, staff["agent"])  # the right password, too late
-    assert blocked.status_code == 401 and "Too many failed sign-in attempts" in blocked.text
+    with transaction(session_factory) as session:  # seven more failures just now: the next try waits 15 minutes
+        session.add_all(LoginAttempt(email=staff["agent"], address="testclient", ok=False) for _ in range(7))
+    blocked = sign_in(client, staff["agent"])  # the right password, too soon
+    assert blocked.status_code == 401
+    assert "Too many failed attempts from this address. Try again in 15 minutes." in blocked.text
     assert sign_in(client, staff["agent2"]).status_code == 303  # others are not locked out
     with session_factory() as session:
-        assert len(session.scalars(select(LoginAttempt).where(LoginAttempt.ok.is_(False))).all()) == 6
+        assert len(session.scalars(select(LoginAttempt).where(LoginAttempt.ok.is_(False))).all()) == 11
+        throttled = session.scalars(select(AuditEntry).where(AuditEntry.action == "auth.throttled")).one()
+        assert throttled.record_id == staff["agent"] and throttled.detail["address"] == "testclient"
 
 
 @SQLITE_ONLY

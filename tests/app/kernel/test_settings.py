@@ -92,3 +92,31 @@ def test_readme_settings_table_lists_every_setting() -> None:
     documented = set(re.findall(r"^\| `(CIVICDESK_[A-Z0-9_]+)` \|", readme, flags=re.M))
     expected = {f"CIVICDESK_{name.upper()}" for name in Settings.model_fields}
     assert documented == expected
+
+
+def test_trusted_proxies_are_a_comma_separated_list_of_addresses_or_networks(tmp_path: Path) -> None:
+    assert Settings(_env_file=None).trusted_proxies == []  # type: ignore[call-arg]
+    (tmp_path / ".env").write_text("CIVICDESK_TRUSTED_PROXIES= 10.0.0.0/8, 127.0.0.1 ,::1\n")
+    assert Settings(_env_file=tmp_path / ".env").trusted_proxies == ["10.0.0.0/8", "127.0.0.1", "::1"]  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("value", ["proxy.internal", "10.0.0.1/8", "127.0.0.1;10.0.0.1"])
+def test_a_proxy_that_is_not_an_address_is_named(value: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        Settings(_env_file=None, trusted_proxies=value)  # type: ignore[call-arg]
+    message = describe_validation_error(error.value)
+    assert "CIVICDESK_TRUSTED_PROXIES" in message and "give IP addresses or networks separated by commas" in message
+    assert "\n" not in message
+
+
+def test_api_docs_are_served_except_in_production_unless_the_setting_says() -> None:
+    secrets = {"secret_key": "k" * 40, "actions_token": "t" * 40}
+    for env, api_docs, served in [
+        ("development", None, True),
+        ("test", None, True),
+        ("production", None, False),
+        ("production", True, True),
+        ("test", False, False),
+    ]:
+        settings = Settings(_env_file=None, env=env, api_docs=api_docs, **secrets)  # type: ignore[call-arg]
+        assert settings.serves_api_docs is served, (env, api_docs)

@@ -76,6 +76,8 @@ def _page_context(session: Session, conversation_id: int, staff: Staff, service:
     conversation = chat.get(session, conversation_id)
     services = list(session.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.name)))
     wanted = service or str(conversation.slots.get("service_code") or "general_inquiry")
+    # Another department's request stays out of sight: the page says only that the chat filed one.
+    linked = service_requests.visible(conversation.service_request, staff.department_id)
     chosen = next((s for s in services if s.code == wanted), None) or next(
         (s for s in services if s.code == "general_inquiry"), services[0] if services else None
     )
@@ -86,17 +88,14 @@ def _page_context(session: Session, conversation_id: int, staff: Staff, service:
         "conversation": conversation,
         "messages": chat.history(session, conversation),
         "notes": list(conversation.notes),
-        "linked": conversation.service_request,
+        "linked": linked,
+        "filed_elsewhere": conversation.service_request is not None and linked is None,
         "position": chat.queue_position(session, conversation),
         "reason": sources.reason_label(conversation.handoff_reason),
         "mine": conversation.owner == "agent" and conversation.agent == staff.email,
         "services": services,
         "activity": audit.for_record(session, "conversation", conversation.id),
-        "statuses": sorted(
-            service_requests.TRANSITIONS.get(
-                conversation.service_request.status if conversation.service_request else "open", set()
-            )
-        ),
+        "statuses": sorted(service_requests.TRANSITIONS.get(linked.status if linked else "open", set())),
         "urgencies": chat.URGENCIES,
         "kinds": service_requests.KINDS,
     }
@@ -158,7 +157,11 @@ async def _act(request: Request, staff: Staff, conversation_id: int, name: str, 
         return JSONResponse({"detail": "no such conversation"}, status.HTTP_404_NOT_FOUND)
     except (chat.NotAllowed, InvalidInput, NotFound) as error:
         message = error.message if isinstance(error, InvalidInput) else str(error)
-        code = status.HTTP_409_CONFLICT if isinstance(error, chat.NotAllowed) else status.HTTP_422_UNPROCESSABLE_CONTENT
+        code = status.HTTP_422_UNPROCESSABLE_CONTENT
+        if isinstance(error, chat.NotAllowed):
+            code = status.HTTP_409_CONFLICT
+        elif isinstance(error, NotFound):
+            code = status.HTTP_404_NOT_FOUND
         if is_fetch(request):
             return JSONResponse({"detail": message}, code)
         chosen = (await request.form()).get("service_code")
@@ -246,7 +249,8 @@ async def create_request(
 
     def action(session: Session, conversation: Conversation) -> dict[str, Any]:
         if conversation.service_request is not None:
-            raise chat.NotAllowed(f"this conversation already has {conversation.service_request.reference}")
+            named = service_requests.named(conversation.service_request, staff.department_id)
+            raise chat.NotAllowed(f"this conversation already has {named}")
         created = service_requests.create_request(session, filed.request_in("chat", attributes), actor=staff.email)
         chat.link_request(session, conversation, created)
         audit.record(session, staff.email, "request.create", "service_request", created.reference)
@@ -265,9 +269,10 @@ async def update_request(
     note_body: Annotated[str, Form(alias="note", max_length=4000)] = "",
 ) -> Response:
     def action(session: Session, conversation: Conversation) -> dict[str, Any]:
-        linked = conversation.service_request
+        # Another department's request answers as no request at all (same status, same words).
+        linked = service_requests.visible(conversation.service_request, staff.department_id)
         if linked is None:
-            raise chat.NotAllowed("this conversation has no service request yet")
+            raise NotFound("this conversation has no service request you may update")
         service_requests.update_request(
             session, linked, staff.email, status=status_ or None, resolution=resolution or None
         )

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from civicdesk import business_time
@@ -17,6 +17,7 @@ from civicdesk.console.templating import render
 from civicdesk.db import utcnow
 from civicdesk.mail import cases as email_cases
 from civicdesk.models import Conversation, InboundEmail, ServiceRequest, StaffSession, StaffUser
+from civicdesk.service_requests import service as service_requests
 from civicdesk.work import service_levels
 from civicdesk.work.queue import work_queue
 
@@ -71,7 +72,9 @@ def _start_of_day(now: dt.datetime) -> dt.datetime:
     return dt.datetime.combine(local.date(), dt.time(0), business_time.REGION_TZ).astimezone(dt.UTC)
 
 
-def build(session: Session, now: dt.datetime) -> Dashboard:
+def build(session: Session, now: dt.datetime, department_id: int | None) -> Dashboard:
+    """The centre now; a supervisor of one department (`department_id`) sees that department's requests only."""
+    scope = service_requests.in_scope(department_id)
     board = Dashboard(queues={"chat": QueueFigures(), "email": QueueFigures()})
     for item in work_queue(session):
         figures = board.queues.setdefault(item.kind, QueueFigures())
@@ -99,20 +102,20 @@ def build(session: Session, now: dt.datetime) -> Dashboard:
     for received_at, handled_at, urgency in session.execute(handled):
         due = calendar.due("email", email_cases.queue_urgency(urgency), received_at)
         board.today["email"].add(handled_at is not None and handled_at <= due)
-    closed = select(ServiceRequest.closed_at, ServiceRequest.due_at).where(ServiceRequest.closed_at >= midnight)
+    closed = select(ServiceRequest.closed_at, ServiceRequest.due_at).where(ServiceRequest.closed_at >= midnight, scope)
     for closed_at, due_at in session.execute(closed):
         board.today["request"].add(closed_at is not None and closed_at <= due_at)
 
     board.overdue_requests = len(
         session.scalars(
-            select(ServiceRequest.id).where(ServiceRequest.status != "closed", ServiceRequest.due_at < now)
+            select(ServiceRequest.id).where(ServiceRequest.status != "closed", ServiceRequest.due_at < now, scope)
         ).all()
     )
-    board.emergencies = _open_emergencies(session)
+    board.emergencies = _open_emergencies(session, scope)
     return board
 
 
-def _open_emergencies(session: Session) -> list[OpenEmergency]:
+def _open_emergencies(session: Session, scope: ColumnElement[bool]) -> list[OpenEmergency]:
     found = []
     open_chat = Conversation.owner.in_(("waiting", "agent"))
     for c in session.scalars(select(Conversation).where(Conversation.urgency == "emergency", open_chat)):
@@ -122,7 +125,7 @@ def _open_emergencies(session: Session) -> list[OpenEmergency]:
             title = case.subject or "(no subject)"
             found.append(OpenEmergency("email", title, f"/console/email/{case.id}", case.received_at))
     open_request = ServiceRequest.status != "closed"
-    for r in session.scalars(select(ServiceRequest).where(ServiceRequest.urgency == "emergency", open_request)):
+    for r in session.scalars(select(ServiceRequest).where(ServiceRequest.urgency == "emergency", open_request, scope)):
         title = f"{r.reference}: {r.description[:80]}"
         found.append(OpenEmergency("request", title, f"/console/requests/{r.reference}", r.created_at))
     return sorted(found, key=lambda emergency: emergency.since)
@@ -132,7 +135,7 @@ def _open_emergencies(session: Session) -> list[OpenEmergency]:
 async def dashboard_page(request: Request, staff: DashboardStaff) -> Response:
     def load() -> Dashboard:
         with request.app.state.session_factory() as session:
-            return build(session, utcnow())
+            return build(session, utcnow(), staff.department_id)
 
     now = utcnow()
     board = await to_thread.run_sync(load)

@@ -56,6 +56,8 @@ def _page_context(session: Session, email_id: int, staff: Staff) -> dict[str, An
     parsed = email_cases.readable(row)
     services = list(session.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.name)))
     names = {s.code: s.name for s in services}
+    # Another department's request stays out of sight: the page says only that the email is on one.
+    linked = service_requests.visible(row.service_request, staff.department_id)
     return {
         "staff": staff,
         "case": row,
@@ -76,7 +78,8 @@ def _page_context(session: Session, email_id: int, staff: Staff) -> dict[str, An
         "predicted": email_cases.predicted_labels(row),
         "corrections": email_cases.corrections(session, row),
         "thread": email_cases.thread(session, row),
-        "linked": row.service_request,
+        "linked": linked,
+        "filed_elsewhere": row.service_request is not None and linked is None,
         "prefill": email_cases.request_prefill(session, row),
         "services": services,
         "kinds": service_requests.KINDS,
@@ -176,7 +179,7 @@ async def create_request(
     filed: RequestFormData,
 ) -> Response:
     def action(session: Session, row: InboundEmail) -> tuple[str, dict[str, Any]]:
-        created = email_cases.create_request(session, row, filed.request_in("email"), staff.email)
+        created = email_cases.create_request(session, row, filed.request_in("email"), staff.email, staff.department_id)
         audit.record(session, staff.email, "request.create", "service_request", created.reference)
         return "email.request", {"reference": created.reference}
 
@@ -186,7 +189,7 @@ async def create_request(
 @router.post("/email/{email_id}/attach")
 async def attach(request: Request, staff: EmailStaff, email_id: int, reference: Short = "") -> Response:
     def action(session: Session, row: InboundEmail) -> tuple[str, dict[str, Any]]:
-        found = email_cases.attach_to(session, row, reference, staff.email)
+        found = email_cases.attach_to(session, row, reference, staff.email, staff.department_id)
         detail = {"email": row.id}
         audit.record(session, staff.email, "request.attach_email", "service_request", found.reference, detail)
         return "email.attach", {"reference": found.reference}

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from civicdesk.console.deps import RequestStaff, Staff
 from civicdesk.console.templating import render
 from civicdesk.db import transaction
-from civicdesk.errors import InvalidInput, NotFound
+from civicdesk.errors import InvalidInput
 from civicdesk.models import Contact, Service, ServiceRequest
 from civicdesk.service_requests import service as service_requests
 from civicdesk.staff import audit
@@ -45,8 +45,7 @@ def search(
                 Contact.email.ilike(like),
             )
         )
-    if department_id is not None:
-        query = query.where(ServiceRequest.department_id == department_id)
+    query = query.where(service_requests.in_scope(department_id))
     if status_:
         query = query.where(ServiceRequest.status == status_)
     if service_code:
@@ -83,10 +82,7 @@ async def search_page(
 
 def _visible(session: Session, reference: str, staff: Staff) -> ServiceRequest:
     """The request, if this staff member may see it; another department's request is "not found" to them."""
-    found = service_requests.get_by_reference(session, reference)
-    if staff.department_id is not None and found.department_id != staff.department_id:
-        raise NotFound(f"no service request {reference}")
-    return found
+    return service_requests.get_by_reference(session, reference, staff.department_id)
 
 
 def _detail(session: Session, reference: str, staff: Staff) -> dict[str, Any]:

@@ -266,7 +266,12 @@ def normalize_reference(text: str) -> str | None:
     return f"SR-{found.group(1)}-{found.group(2)}" if found else None
 
 
-def _link(session: Session, row: InboundEmail, request: ServiceRequest) -> None:
+def _already_linked(row: InboundEmail, department_id: int | None) -> NotAllowed:
+    current = service_requests.named(row.service_request, department_id) if row.service_request else "a request"
+    return NotAllowed(f"this email is already linked to {current}")
+
+
+def _link(session: Session, row: InboundEmail, request: ServiceRequest, department_id: int | None) -> None:
     """Link the case to the request unless another agent linked it first (then the whole action rolls back)."""
     linked = session.execute(
         update(InboundEmail)
@@ -275,33 +280,43 @@ def _link(session: Session, row: InboundEmail, request: ServiceRequest) -> None:
     ).rowcount  # type: ignore[attr-defined]
     if not linked:
         session.refresh(row)
-        current = row.service_request.reference if row.service_request else "a request"
-        raise NotAllowed(f"this email is already linked to {current}")
+        raise _already_linked(row, department_id)
     for file in row.attachments:
         service_requests.add_attachment(session, request, file.filename, file.content_type, file.size, file.sha256)
 
 
-def create_request(session: Session, row: InboundEmail, data: service_requests.RequestIn, actor: str) -> ServiceRequest:
-    """A new request filed from the email. Its questions are left to the department, as for every email request."""
+def create_request(
+    session: Session,
+    row: InboundEmail,
+    data: service_requests.RequestIn,
+    actor: str,
+    department_id: int | None,
+) -> ServiceRequest:
+    """A new request filed from the email. Its questions are left to the department, as for every email request.
+    `department_id` is the agent's: a refusal names another department's request without its reference."""
     if row.service_request is not None:
-        raise NotAllowed(f"this email is already linked to {row.service_request.reference}")
+        raise _already_linked(row, department_id)
     created = service_requests.create_request(session, data, actor, require_answers=False)
-    _link(session, row, created)
+    _link(session, row, created, department_id)
     return created
 
 
-def attach_to(session: Session, row: InboundEmail, reference: str, actor: str) -> ServiceRequest:
-    """Add the email to an existing request: its text becomes a note the resident wrote, its files are listed."""
+def attach_to(
+    session: Session, row: InboundEmail, reference: str, actor: str, department_id: int | None
+) -> ServiceRequest:
+    """Add the email to an existing request: its text becomes a note the resident wrote, its files are listed.
+    An agent of one department (`department_id`) may add it to that department's requests only; another
+    department's request gets the same answer as a missing one."""
     if row.service_request is not None:
-        raise NotAllowed(f"this email is already linked to {row.service_request.reference}")
+        raise _already_linked(row, department_id)
     wanted = normalize_reference(reference)
     if wanted is None:
         raise InvalidInput("reference", f"{reference.strip()[:40]!r} is not a request reference like SR-2026-000123")
     try:
-        request = service_requests.get_by_reference(session, wanted)
+        request = service_requests.get_by_reference(session, wanted, department_id)
     except NotFound:
         raise InvalidInput("reference", f"there is no service request {wanted}") from None
-    _link(session, row, request)
+    _link(session, row, request, department_id)
     author = f"email from {row.sender_address or 'unknown sender'}"
     service_requests.add_note(session, request, author, row.new_text or row.subject or "(no text)", internal=False)
     return request

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from civicdesk import business_time, validation
@@ -179,10 +179,36 @@ def create_request(session: Session, data: RequestIn, actor: str, *, require_ans
     return request
 
 
-def get_by_reference(session: Session, reference: str) -> ServiceRequest:
-    request = session.scalar(select(ServiceRequest).where(ServiceRequest.reference == reference.strip().upper()))
+# ---- who may see a request ------------------------------------------------------------------------------------
+# Staff of one department read and change that department's requests only; staff without one (Service First,
+# supervisors) every request. This is the one place the rule lives: every console page and action that reads or
+# changes a request loads it through `get_by_reference`, `visible` or `in_scope` with the staff member's department.
+
+
+def in_scope(department_id: int | None) -> ColumnElement[bool]:
+    """A query's condition: the requests staff of `department_id` (None: every department) may see."""
+    return true() if department_id is None else ServiceRequest.department_id == department_id
+
+
+def visible(request: ServiceRequest | None, department_id: int | None) -> ServiceRequest | None:
+    """`request` (one a chat or an email is linked to) if staff of `department_id` may see it, else None."""
+    if request is None or (department_id is not None and request.department_id != department_id):
+        return None
+    return request
+
+
+def named(request: ServiceRequest, department_id: int | None) -> str:
+    """How a refusal names a chat's or an email's request: its reference, unless another department handles it."""
+    return (request.reference or "a request") if visible(request, department_id) else "a request of another department"
+
+
+def get_by_reference(session: Session, reference: str, department_id: int | None = None) -> ServiceRequest:
+    """The request with this reference. With `department_id` (staff of one department), another department's
+    request raises the same NotFound, with the same text, as a missing one: the answer never tells it exists."""
+    wanted = reference.strip().upper()
+    request = session.scalar(select(ServiceRequest).where(ServiceRequest.reference == wanted, in_scope(department_id)))
     if request is None:
-        raise NotFound(f"no service request {reference!r}")
+        raise NotFound(f"no service request {wanted!r}")
     return request
 
 

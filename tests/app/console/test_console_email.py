@@ -376,7 +376,7 @@ def test_two_agents_filing_the_same_email_at_once_make_one_request(
             data = email_cases.service_requests.RequestIn(
                 service_code="sidewalk_repair", description=SIDEWALK[1], channel="email", address="88 Queen Street"
             )
-            return email_cases.create_request(session, email_cases.get(session, case.id), data, agent).reference
+            return email_cases.create_request(session, email_cases.get(session, case.id), data, agent, None).reference
 
         return attempt
 

@@ -121,7 +121,7 @@ def test_the_dashboard_counts_queues_attainment_and_open_emergencies(session_fac
             chat.claim(session, taken, "priya.raman@northvale.ca")
             taken.claimed_at = now
     with session_factory() as session:
-        board = dashboard.build(session, now)
+        board = dashboard.build(session, now, None)
     assert board.queues["chat"].waiting == 2 and board.queues["chat"].overdue == 2
     assert board.queues["chat"].longest_minutes >= 10 * 24 * 60 - 1
     assert (board.today["chat"].answered, board.today["chat"].on_time, board.today["chat"].percent) == (2, 1, 50)

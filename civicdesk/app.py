@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from civicdesk import console, health
 from civicdesk.bookings import api as bookings_api
@@ -57,6 +60,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Valid input the current state refuses; the message is the reason to give the resident.
         return JSONResponse({"detail": str(error)}, status_code=409)
 
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            # Starlette names only the first route on the path; GET and POST of one path are two routes.
+            headers["Allow"] = ", ".join(allowed_methods(app, request))
+        if request.url.path.startswith(open311.router.prefix + "/"):  # Open311 apps read the spec's errors only
+            description = {
+                404: f"nothing at {request.url.path}; GET services.json lists the services",
+                405: f"{request.method} is not allowed here; use {headers.get('Allow')}",
+            }.get(error.status_code, str(error.detail))
+            return open311.render_error(request, open311.Open311Error(error.status_code, description), headers)
+        return await http_exception_handler(request, HTTPException(error.status_code, error.detail, headers))
+
     for area_api in (catalogue_api, knowledge_api, service_requests_api, bookings_api, open311, chat_gateway):
         app.include_router(area_api.router)
     app.include_router(console.router)
@@ -64,3 +81,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(console.dev_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route answers on this request's path."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(app.routes):
+        path_regex = getattr(route, "path_regex", None)
+        if route.methods and path_regex is not None and path_regex.match(request.url.path):
+            methods |= route.methods
+    return sorted(methods)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
@@ -31,9 +31,10 @@ from civicdesk.models import (
     FormRequest,
     PublicEvent,
 )
-from civicdesk.staff.deps import ServiceAuth
+from civicdesk.service_requests.service import Channel
+from civicdesk.staff.deps import CONFLICT, NOT_FOUND, internal_router
 
-router = APIRouter(prefix="/api/v1", dependencies=[ServiceAuth], tags=["bookings"])
+router = internal_router("bookings")
 
 
 @contextmanager
@@ -83,7 +84,7 @@ class SlotOut(BaseModel):
 class BookingBody(BaseModel):
     slot_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
     contact: ContactBody
-    channel: str = "chat"
+    channel: Channel = "chat"
 
 
 class RescheduleBody(ContactProof):
@@ -94,7 +95,7 @@ class BookingOut(BaseModel):
     """What the resident is told: never the contact details on the booking."""
 
     reference: str
-    status: str
+    status: Literal["booked", "cancelled"]
     type: str
     type_name: str
     location: str
@@ -170,7 +171,7 @@ def list_open_slots(
     return [_slot_out(slot) for slot in slots]
 
 
-@router.post("/appointments/bookings", status_code=status.HTTP_201_CREATED)
+@router.post("/appointments/bookings", status_code=status.HTTP_201_CREATED, responses={409: CONFLICT})
 def book_appointment(body: BookingBody, request: Request) -> BookingOut:
     """Book a seat; 409 when the time has just filled or the resident already holds this kind of appointment."""
     with transaction(request.app.state.session_factory) as session:
@@ -178,14 +179,14 @@ def book_appointment(body: BookingBody, request: Request) -> BookingOut:
         return _booking_out(booking)
 
 
-@router.delete("/appointments/bookings/{reference}")
+@router.delete("/appointments/bookings/{reference}", responses={404: NOT_FOUND, 409: CONFLICT})
 def cancel_appointment(reference: str, body: ContactProof, request: Request) -> BookingOut:
     """Cancel a booking; the seat is offered to others again."""
     with transaction(request.app.state.session_factory) as session:
         return _booking_out(appointments.cancel(session, reference, body.contact))
 
 
-@router.patch("/appointments/bookings/{reference}")
+@router.patch("/appointments/bookings/{reference}", responses={404: NOT_FOUND, 409: CONFLICT})
 def reschedule_appointment(reference: str, body: RescheduleBody, request: Request) -> BookingOut:
     """Move a booking to another time of the same type; it keeps its reference."""
     with transaction(request.app.state.session_factory) as session:
@@ -211,12 +212,12 @@ class EventOut(BaseModel):
 class RsvpBody(BaseModel):
     contact: ContactBody
     party_size: int = 1
-    channel: str = "chat"
+    channel: Channel = "chat"
 
 
 class RsvpOut(BaseModel):
     reference: str
-    status: str
+    status: Literal["attending", "cancelled"]
     event: str
     title: str
     venue: str
@@ -262,7 +263,7 @@ def list_upcoming_events(session: SessionDep) -> list[EventOut]:
     return [_event_out(event) for event in events.upcoming(session)]
 
 
-@router.post("/events/{code}/rsvps", status_code=status.HTTP_201_CREATED)
+@router.post("/events/{code}/rsvps", status_code=status.HTTP_201_CREATED, responses={404: NOT_FOUND, 409: CONFLICT})
 def rsvp_to_event(code: str, body: RsvpBody, request: Request) -> RsvpOut:
     """Reserve seats; 409 when there are not enough left (the message says how many remain)."""
     with transaction(request.app.state.session_factory) as session:
@@ -270,7 +271,7 @@ def rsvp_to_event(code: str, body: RsvpBody, request: Request) -> RsvpOut:
         return _rsvp_out(reservation)
 
 
-@router.delete("/events/rsvps/{reference}")
+@router.delete("/events/rsvps/{reference}", responses={404: NOT_FOUND, 409: CONFLICT})
 def cancel_rsvp(reference: str, body: ContactProof, request: Request) -> RsvpOut:
     """Cancel an RSVP; its seats are free again."""
     with transaction(request.app.state.session_factory) as session:
@@ -300,12 +301,12 @@ class FormRequestBody(BaseModel):
     city: validation.Line
     province: Annotated[str, Field(max_length=20)] = "ON"
     postal_code: Annotated[str, Field(max_length=10)]
-    channel: str = "chat"
+    channel: Channel = "chat"
 
 
 class FormRequestOut(BaseModel):
     reference: str
-    status: str
+    status: Literal["requested", "mailed", "cancelled"]
     item: str
     title: str
     copies: int

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -13,9 +13,9 @@ from sqlalchemy.orm import selectinload
 from civicdesk.catalogue import referrals
 from civicdesk.deps import SessionDep
 from civicdesk.models import Service
-from civicdesk.staff.deps import ServiceAuth
+from civicdesk.staff.deps import internal_router
 
-router = APIRouter(prefix="/api/v1", dependencies=[ServiceAuth], tags=["internal"])
+router = internal_router("internal")
 
 
 class ServiceOut(BaseModel):

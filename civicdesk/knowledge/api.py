@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import BaseModel
 
 from civicdesk.db import transaction
 from civicdesk.deps import SessionDep
 from civicdesk.knowledge.search import KnowledgebaseSearch
 from civicdesk.models import KnowledgeGap
-from civicdesk.staff.deps import ServiceAuth
+from civicdesk.staff.deps import internal_router
 
-router = APIRouter(prefix="/api/v1", dependencies=[ServiceAuth], tags=["internal"])
+router = internal_router("internal")
 
 
 class KbHitOut(BaseModel):

@@ -4,32 +4,56 @@ resident checks its status by reference. Open311 apps use `open311` instead."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from fastapi import Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from civicdesk.contacts import ContactBody
 from civicdesk.db import transaction
 from civicdesk.deps import SessionDep
 from civicdesk.models import ServiceRequest
-from civicdesk.service_requests.service import RequestIn, create_request, get_by_reference
-from civicdesk.staff.deps import ServiceAuth
+from civicdesk.service_requests.service import (
+    Channel,
+    Kind,
+    RequestIn,
+    Status,
+    Urgency,
+    create_request,
+    get_by_reference,
+)
+from civicdesk.staff.deps import NOT_FOUND, internal_router
 
-router = APIRouter(prefix="/api/v1", dependencies=[ServiceAuth], tags=["internal"])
+router = internal_router("internal")
 
 
 class RequestBody(BaseModel):
-    service_code: str
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "service_code": "road_repair",
+                    "description": "Pothole in the eastbound lane outside 12 Maple Cres",
+                    "address": "12 Maple Cres",
+                    "postal_code": "L9T 2X5",
+                    "attributes": {"hole_size": "plate_to_tire", "position": "driving_lane"},
+                    "contact": {"name": "Priya Raman", "email": "priya.raman@example.org"},
+                }
+            ]
+        }
+    )
+    # Not an enum: the catalogue is data (`civicdesk seed`), so GET /api/v1/services lists the codes.
+    service_code: Annotated[str, Field(description="A code from GET /api/v1/services.")]
     description: str
-    channel: str = "chat"
+    channel: Channel = "chat"
     address: str | None = None
     postal_code: str | None = None
     lat: float | None = None
     long: float | None = None
     attributes: dict[str, str | float | list[str]] = {}
     contact: ContactBody | None = None
-    kind: str = "service_request"
-    urgency: str = "routine"
+    kind: Kind = "service_request"
+    urgency: Urgency = "routine"
 
 
 class RequestStatusOut(BaseModel):
@@ -39,7 +63,7 @@ class RequestStatusOut(BaseModel):
     service_code: str
     service_name: str
     department: str
-    status: str
+    status: Status
     resolution: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -72,7 +96,7 @@ def create_service_request(body: RequestBody, request: Request) -> RequestStatus
         return _status_out(created)
 
 
-@router.get("/requests/{reference}")
+@router.get("/requests/{reference}", responses={404: NOT_FOUND})
 def get_service_request(reference: str, session: SessionDep) -> RequestStatusOut:
     """Status of a request by its reference (SR-2026-000123)."""
     return _status_out(get_by_reference(session, reference))

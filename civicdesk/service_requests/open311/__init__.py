@@ -6,6 +6,7 @@ created through the same service layer as every other channel. Public answers ne
 email or phone: only what is needed to follow the problem on the street.
 """
 
+from civicdesk.service_requests.open311.errors import Open311Error, render_error
 from civicdesk.service_requests.open311.routes import router
 
-__all__ = ["router"]
+__all__ = ["Open311Error", "render_error", "router"]

@@ -14,8 +14,8 @@ from civicdesk import contacts
 from civicdesk.deps import SessionDep
 from civicdesk.models import ApiClient, Service, ServiceRequest
 from civicdesk.service_requests import service as service_requests
-from civicdesk.service_requests.open311.errors import ErrorOut, Open311Error, Open311Route, bad
-from civicdesk.service_requests.open311.operations import MULTI_LINE, ONE_LINE, FormatPath, documented
+from civicdesk.service_requests.open311.errors import Open311Error, Open311Route, bad
+from civicdesk.service_requests.open311.operations import MULTI_LINE, ONE_LINE, FormatPath, documented, georeport_error
 from civicdesk.service_requests.open311.rendering import CONTROL_CHARACTERS, NOT_XML_CHARACTERS, render
 from civicdesk.service_requests.open311.serializers import MEDIA_URL_TYPE, CreatedOut, service_notice
 from civicdesk.service_requests.open311.services import active_service
@@ -121,7 +121,7 @@ async def form_fields(request: Request) -> list[tuple[str, str]]:
         raise Open311Error(400, "send the fields form-encoded (Content-Type: application/x-www-form-urlencoded)")
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
-        raise Open311Error(400, "the request is larger than 1 MB; send media as a media_url link")
+        raise Open311Error(413, "the request is larger than 1 MB; send media as a media_url link")
     try:
         return parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict", max_num_fields=500)
     except (UnicodeDecodeError, ValueError):
@@ -164,11 +164,8 @@ FORM_SCHEMA: dict[str, Any] = {
     "/requests.{format}",
     responses={
         **documented(list[CreatedOut], "service"),
-        403: {
-            "model": list[ErrorOut],
-            "content": {"text/xml": {"schema": {"type": "string"}}},
-            "description": "The api_key is missing, not valid or revoked.",
-        },
+        403: georeport_error("The api_key is missing, not valid or revoked."),
+        413: georeport_error("The request is larger than 1 MB."),
     },
     response_model=None,
     openapi_extra={

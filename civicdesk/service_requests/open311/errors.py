@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from fastapi import Request, Response
@@ -45,9 +45,18 @@ class ErrorOut(BaseModel):
     description: str
 
 
-def render_error(request: Request, error: Open311Error) -> Response:
-    fmt = "xml" if request.path_params.get("format") == "xml" else "json"
-    return render(fmt, "errors", [ErrorOut(code=error.status, description=error.description)], error.status)
+def render_error(request: Request, error: Open311Error, headers: Mapping[str, str] | None = None) -> Response:
+    """The spec's error list, in the format the path asks for: by its extension even where no route matched
+    (an unknown path or method), as for every Open311 answer."""
+    fmt = request.path_params.get("format") or request.url.path.rsplit(".", 1)[-1]
+    response = render(
+        "xml" if fmt == "xml" else "json",
+        "errors",
+        [ErrorOut(code=error.status, description=error.description)],
+        error.status,
+    )
+    response.headers.update(headers or {})
+    return response
 
 
 class Open311Route(APIRoute):

@@ -11,15 +11,20 @@ from civicdesk.service_requests.open311.errors import ErrorOut
 Format = Literal["json", "xml"]
 
 
+def georeport_error(description: str) -> dict[str, Any]:
+    """An OpenAPI response of the spec's errors, in JSON or (as text) XML."""
+    xml = {"text/xml": {"schema": {"type": "string"}}}
+    return {"model": list[ErrorOut], "content": xml, "description": description}
+
+
 def documented(model: Any, *not_found: str) -> dict[int | str, dict[str, Any]]:
     """OpenAPI responses of an Open311 operation: the model in JSON, XML as text, and the spec's errors."""
-    errors = {"model": list[ErrorOut], "content": {"text/xml": {"schema": {"type": "string"}}}}
     responses: dict[int | str, dict[str, Any]] = {
         200: {"model": model, "content": {"text/xml": {"schema": {"type": "string"}}}},
-        400: {**errors, "description": "A parameter is missing or not valid; the description names it."},
+        400: georeport_error("A parameter is missing or not valid; the description names it."),
     }
     if not_found:
-        responses[404] = {**errors, "description": f"No such {' or '.join(not_found)}."}
+        responses[404] = georeport_error(f"No such {' or '.join(not_found)}.")
     return responses
 
 

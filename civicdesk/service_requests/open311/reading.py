@@ -22,22 +22,34 @@ MAX_SPAN = dt.timedelta(days=90)  # spec: a date range "may not span more than 9
 
 router = APIRouter(route_class=Open311Route)
 
-W3_FORM = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})"
-W3_DATETIME = re.compile(f"^{W3_FORM}$")
+# A W3C datetime with its timezone, exactly the ones that exist: the schema documents this pattern, so anything it
+# allows must parse (a month 13 or a February 29 of 2027 would pass a looser one and then be refused). ASCII digits
+# only: Python's \d also matches other scripts' digits.
+_MONTH_DAY = (
+    "(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    "|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    "|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+)
+_LEAP_YEAR = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
+_YEAR = "(?:[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"  # 0001 to 9999
+_DATE = f"(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
+_TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]+)?)?"
+_OFFSET = "(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+W3_FORM = f"{_DATE}T{_TIME}{_OFFSET}"
+W3_DATETIME = re.compile(W3_FORM)
 
 
 def _w3(name: str, value: str | None) -> dt.datetime | None:
     """A W3C datetime with its timezone (spec: "Timezone information must be included"), as UTC."""
     if not value:  # spec: an empty argument is the same as none
         return None
+    if not W3_DATETIME.fullmatch(value):
+        raise bad(name, f"{value!r} is not a W3C date and time with a timezone, e.g. 2026-11-23T00:00:00-05:00")
+    moment = dt.datetime.fromisoformat(value)
     try:
-        if not W3_DATETIME.match(value):
-            raise ValueError
-        return dt.datetime.fromisoformat(value).astimezone(dt.UTC)
-    except (ValueError, OverflowError):
-        raise bad(
-            name, f"{value!r} is not a W3C date and time with a timezone, e.g. 2026-11-23T00:00:00-05:00"
-        ) from None
+        return moment.astimezone(dt.UTC)
+    except OverflowError:  # within hours of the calendar's ends (0001-01-01T00:00+05:00): the end itself
+        return (dt.datetime.min if moment.year == 1 else dt.datetime.max).replace(tzinfo=dt.UTC)
 
 
 def _window(start: dt.datetime | None, end: dt.datetime | None) -> tuple[dt.datetime, dt.datetime]:

@@ -164,6 +164,8 @@ async def delivery(core: str, core_ws: str, database_url: str, repeat: int) -> d
     factory = make_session_factory(make_engine(database_url))  # this process plays "another web worker"
     async with connect(f"{core_ws}/chat/ws") as socket, httpx.AsyncClient(base_url=core) as console:
         public_id = str(json.loads(await socket.recv())["id"])
+        await socket.send(json.dumps({"type": "end"}))  # the first input writes the conversation
+        await next_message(socket)  # "You ended the chat."
         conversation_id = setup_agent_conversation(database_url, public_id)
         await next_message(socket)  # queued
         await next_message(socket)  # joined
@@ -290,6 +292,8 @@ def main() -> None:
             CIVICDESK_SECRET_KEY=secrets.token_urlsafe(32),
             CIVICDESK_ACTIONS_TOKEN=secrets.token_urlsafe(32),
             CIVICDESK_CHAT_MESSAGES_PER_MINUTE="100000",  # the bench's residents type faster than people
+            CIVICDESK_CHAT_MESSAGES_PER_ADDRESS_PER_MINUTE="100000",  # and all come from one address
+            CIVICDESK_CHAT_CONVERSATIONS_PER_ADDRESS_PER_MINUTE="100000",
             CIVICDESK_COOKIE_SECURE="false",  # the bench's console client talks plain http on loopback
             CIVICDESK_LOG_LEVEL="WARNING",
         )

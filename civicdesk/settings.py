@@ -111,7 +111,13 @@ class Settings(BaseSettings):
         300.0, gt=0, description="Seconds in the agent queue before a resident is offered a callback or a message."
     )
     chat_messages_per_minute: int = Field(
-        20, ge=1, description="Most messages one browser tab may send a minute (a person types a few)."
+        20, ge=1, description="Most messages one conversation may take a minute (a person types a few)."
+    )
+    chat_messages_per_address_per_minute: int = Field(
+        60, ge=1, description="Most chat messages one client address may send a minute, all its conversations."
+    )
+    chat_conversations_per_address_per_minute: int = Field(
+        10, ge=1, description="Most new chat conversations one client address may start a minute."
     )
     console_session_hours: float = Field(10.0, gt=0, le=24, description="Lifetime of an agent console sign-in.")
     cookie_secure: bool | None = Field(

@@ -9,7 +9,13 @@ survey); {"type": "message", "text"}; a pressed quick-reply button sends {"type"
 title, "payload": payload}; a waiting resident taking the offer sends {"type": "leave_message", "choice":
 "callback" | "message", "text", "name", "phone", "email"}.
 A browser that reconnects with `?conversation=<id>` resumes that conversation with its history; the id is
-unguessable, and it is the only way to reach a conversation.
+unguessable, and it is the only way to reach a conversation. A new connection is given its id at once, but the
+conversation is written to the database only with its first input, so connecting costs nothing.
+Frames are JSON text. A binary frame, a frame that is not JSON, or JSON spelling a lone UTF-16 surrogate
+("\\ud800", which no database can store) gets an error message, and the socket stays open: bad input is
+explained, the same way whatever its kind.
+Rate limits (kept in this process's memory, see `SlidingWindow`): messages per conversation (across reconnects)
+and per client address, and new conversations per client address, each per rolling minute.
 
 Real time: everything is written to the database first; a socket then sends what is new in its conversation.
 A writer in this process wakes the sockets at once (`ChatHub.notify`); writes by another web worker are found by
@@ -34,12 +40,14 @@ from typing import Any
 import anyio
 import httpx
 from anyio import to_thread
+from anyio.abc import TaskGroup, TaskStatus
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from civicdesk.chat import service as chat
+from civicdesk.deps import client_address
 from civicdesk.errors import InvalidInput
 from civicdesk.models import ChatMessage, Conversation
 
@@ -148,9 +156,83 @@ def message_json(message: ChatMessage) -> dict[str, Any]:
     }
 
 
+class SlidingWindow:
+    """At most `limit` events per key (a conversation, an address) in any `seconds`. Kept in this process's
+    memory: right for one node; with several web workers each counts its own share (a later issue moves shared
+    state such as this to Redis)."""
+
+    def __init__(self, limit: int, seconds: float = 60.0) -> None:
+        self.limit, self.seconds = limit, seconds
+        self._events: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+        self._sweep_at = 1024
+
+    def full(self, key: str) -> bool:
+        with self._lock:
+            events = self._events.get(key)
+            if events is None:
+                return False
+            horizon = time.monotonic() - self.seconds
+            while events and events[0] <= horizon:
+                events.popleft()
+            return len(events) >= self.limit
+
+    def add(self, key: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._events.setdefault(key, deque()).append(now)
+            if len(self._events) >= self._sweep_at:  # forget the quiet keys, so memory follows current traffic
+                horizon = now - self.seconds
+                self._events = {k: v for k, v in self._events.items() if v[-1] > horizon}
+                self._sweep_at = max(1024, 2 * len(self._events))
+
+
+@dataclass
+class ChatLimits:
+    messages_per_conversation: SlidingWindow
+    messages_per_address: SlidingWindow
+    conversations_per_address: SlidingWindow
+
+
+def limits_of(app: Any) -> ChatLimits:
+    if not hasattr(app.state, "chat_limits"):
+        settings = app.state.settings
+        app.state.chat_limits = ChatLimits(
+            SlidingWindow(settings.chat_messages_per_minute),
+            SlidingWindow(settings.chat_messages_per_address_per_minute),
+            SlidingWindow(settings.chat_conversations_per_address_per_minute),
+        )
+    limits: ChatLimits = app.state.chat_limits
+    return limits
+
+
+TOO_FAST = "you are sending messages very quickly; please wait a moment and try again"
+TOO_MANY_CHATS = "too many new chats have been started from your network; please wait a minute and try again"
+BINARY_FRAME = "send JSON in text frames; binary frames are not accepted"
+
+
+def storable(text: str) -> bool:
+    """False for text with a lone UTF-16 surrogate: JSON can spell one ("\\ud800"), no database can store it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def parse(frame: str) -> Any:
+    try:
+        return json.loads(frame)
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
+        return None
+
+
 def problem(data: Any) -> str | None:
     if not isinstance(data, dict) or data.get("type") not in ("message", "leave_message", "end"):
         return 'send {"type": "message", "text": "..."}'
+    for name, value in data.items():
+        if isinstance(value, str) and not storable(value):
+            return f"the {name} contains a character that is not valid text (half of a UTF-16 pair); please retype it"
     if data["type"] == "end":
         rating, comment = data.get("rating"), data.get("comment")
         if rating is not None and (isinstance(rating, bool) or rating not in chat.RATINGS):
@@ -165,6 +247,8 @@ def problem(data: Any) -> str | None:
         return f"messages are limited to {MAX_MESSAGE_CHARS} characters; please split it"
     if "payload" in data and not isinstance(data["payload"], str):
         return "a button's payload is text"
+    if data["type"] == "message" and "payload" not in data and not text.lstrip("/").strip():
+        return "the message is empty"  # typed text loses its leading slashes (see `take_input`)
     if data["type"] == "leave_message":
         for name in ("choice", "name", "phone", "email"):
             value = data.get(name)
@@ -176,7 +260,7 @@ def problem(data: Any) -> str | None:
 @dataclass
 class Opened:
     public_id: str
-    conversation_id: int
+    conversation_id: int | None  # None until the first input writes the conversation
     owner: str
     history: list[dict[str, Any]]
     last_id: int
@@ -184,11 +268,15 @@ class Opened:
 
 
 def _open(factory: sessionmaker[Session], public_id: str | None) -> Opened:
-    with chat.writing(factory) as session:
+    """The conversation the browser resumes, or a new id with nothing written: a bare connection (a crawler, a
+    script opening sockets in a loop) costs no row."""
+    with factory() as session:
         try:
-            current = chat.find(session, public_id) if public_id else chat.start(session)
+            current = chat.find(session, public_id) if public_id else None
         except chat.ConversationNotFound:
-            current = chat.start(session)  # an expired or mistyped id starts afresh, revealing nothing
+            current = None  # an expired or mistyped id starts afresh, revealing nothing
+        if current is None:
+            return Opened(chat.new_public_id(), None, "bot", [], 0, None)
         past = chat.history(session, current)
         return Opened(
             current.public_id,
@@ -198,6 +286,11 @@ def _open(factory: sessionmaker[Session], public_id: str | None) -> Opened:
             past[-1].id if past else 0,
             chat.queue_position(session, current),
         )
+
+
+def _start(factory: sessionmaker[Session], public_id: str) -> int:
+    with chat.writing(factory) as session:
+        return chat.start(session, public_id=public_id).id
 
 
 @dataclass
@@ -265,21 +358,35 @@ class ResidentSocket:
         self.state = websocket.app.state
         self.factory: sessionmaker[Session] = self.state.session_factory
         self.hub = hub_of(websocket.app)
+        self.limits = limits_of(websocket.app)
+        self.address = client_address(websocket)
         self.send_lock = anyio.Lock()
         self.last_position = opened.position
         self.delivered = opened.last_id  # the newest message id the browser has
-        self.recent: deque[float] = deque()  # when the last messages arrived, for the rate limit
 
     def too_fast(self) -> str | None:
-        now = time.monotonic()
-        while self.recent and now - self.recent[0] > 60:
-            self.recent.popleft()
         # A person types a few messages a minute; a script flooding the socket (and, through it, Rasa and the
-        # database) is slowed to CIVICDESK_CHAT_MESSAGES_PER_MINUTE per rolling minute per tab, and told so.
-        if len(self.recent) >= self.state.settings.chat_messages_per_minute:
-            return "you are sending messages very quickly; please wait a moment and try again"
-        self.recent.append(now)
+        # database) is slowed and told so. Per conversation, so reconnecting does not start the count afresh; per
+        # address, so neither do new conversations, whose number per address is limited too.
+        checks = [
+            (self.limits.messages_per_conversation, self.opened.public_id, TOO_FAST),
+            (self.limits.messages_per_address, self.address, TOO_FAST),
+        ]
+        if self.opened.conversation_id is None:
+            checks.append((self.limits.conversations_per_address, self.address, TOO_MANY_CHATS))
+        for window, key, message in checks:
+            if window.full(key):
+                return message
+        for window, key, _ in checks:
+            window.add(key)
         return None
+
+    async def start_conversation(self, tasks: TaskGroup) -> int:
+        """Write the conversation on its first input, and watch it from then on."""
+        if self.opened.conversation_id is None:
+            self.opened.conversation_id = await to_thread.run_sync(_start, self.factory, self.opened.public_id)
+            await tasks.start(self.watch)
+        return self.opened.conversation_id
 
     async def send(self, data: dict[str, Any]) -> None:
         async with self.send_lock:
@@ -301,37 +408,50 @@ class ResidentSocket:
                 self.last_position = position
                 await self.websocket.send_json({"type": "queue", "position": position})
 
-    async def push_news(self, event: asyncio.Event) -> None:
+    async def watch(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        assert self.opened.conversation_id is not None
+        with self.hub.watch(self.opened.conversation_id) as event:
+            task_status.started()
+            # Sending to a socket the browser has just closed is the normal way this loop ends.
+            with suppress(WebSocketDisconnect, RuntimeError, OSError):
+                await self.push_news(self.opened.conversation_id, event)
+
+    async def push_news(self, conversation_id: int, event: asyncio.Event) -> None:
         wait = self.state.settings.chat_agent_wait_seconds
         while True:
             await wait_for_news(event)
-            news = await to_thread.run_sync(_news, self.factory, self.opened.conversation_id, self.delivered, wait)
+            news = await to_thread.run_sync(_news, self.factory, conversation_id, self.delivered, wait)
             await self.deliver(news.messages, news.position)
 
-    async def take_input(self, client: httpx.AsyncClient) -> None:
+    async def receive(self) -> tuple[Any, str | None] | None:
+        """The next input and what is wrong with it, if anything; None once the browser has gone."""
+        frame = await self.websocket.receive()
+        if frame["type"] == "websocket.disconnect":
+            return None
+        if frame.get("text") is None:
+            return None, BINARY_FRAME  # the widget only sends text
+        data = parse(frame["text"])
+        return data, problem(data) or self.too_fast()
+
+    async def take_input(self, client: httpx.AsyncClient, tasks: TaskGroup) -> None:
         settings = self.state.settings
-        while True:
-            try:
-                data = await self.websocket.receive_json()
-            except WebSocketDisconnect:
-                return
-            except (ValueError, json.JSONDecodeError):
-                data = None  # not JSON
-            wrong = problem(data) or self.too_fast()
+        while received := await self.receive():
+            data, wrong = received
             if wrong:
                 await self.send({"type": "error", "message": wrong})
                 continue
+            conversation_id = await self.start_conversation(tasks)
             if data["type"] == "leave_message":
-                await self.leave_message(data)
+                await self.leave_message(conversation_id, data)
                 continue
             if data["type"] == "end":
-                await to_thread.run_sync(_end_chat, self.factory, self.opened.conversation_id, data)
-                self.hub.notify(self.opened.conversation_id)  # the reply arrives like any new message
+                await to_thread.run_sync(_end_chat, self.factory, conversation_id, data)
+                self.hub.notify(conversation_id)  # the reply arrives like any new message
                 continue
             text, rasa_text = data["text"].strip(), None
             if "payload" in data:
                 payload = data["payload"]
-                if not await to_thread.run_sync(_button_offered, self.factory, self.opened.conversation_id, payload):
+                if not await to_thread.run_sync(_button_offered, self.factory, conversation_id, payload):
                     await self.send({"type": "error", "message": "that button is no longer available"})
                     continue
                 rasa_text = payload
@@ -339,26 +459,23 @@ class ResidentSocket:
                 # Typed text never reaches Rasa as an intent ("/handback", "/request_human{...}"): only the
                 # buttons the assistant offered may do that.
                 text = text.lstrip("/").strip()
-                if not text:
-                    await self.send({"type": "error", "message": "the message is empty"})
-                    continue
             await self.send({"type": "typing"})
             answer = await chat.resident_says(
                 self.factory, client, settings.rasa_url, self.opened.public_id, text, rasa_text, self.delivered
             )
             await self.deliver([message_json(m) for m in answer])
-            self.hub.notify(self.opened.conversation_id)  # other tabs, and agents watching
+            self.hub.notify(conversation_id)  # other tabs, and agents watching
 
-    async def leave_message(self, data: dict[str, Any]) -> None:
+    async def leave_message(self, conversation_id: int, data: dict[str, Any]) -> None:
         try:
-            await to_thread.run_sync(_leave_message, self.factory, self.opened.conversation_id, data)
+            await to_thread.run_sync(_leave_message, self.factory, conversation_id, data)
         except InvalidInput as error:
             await self.send({"type": "error", "message": error.message, "field": error.field})
             return
         except chat.NotAllowed as error:
             await self.send({"type": "error", "message": str(error)})
             return
-        self.hub.notify(self.opened.conversation_id)
+        self.hub.notify(conversation_id)
 
 
 @router.websocket("/chat/ws")
@@ -375,14 +492,8 @@ async def chat_socket(websocket: WebSocket, conversation: str | None = None) -> 
         }
     )
     resident = ResidentSocket(websocket, opened)
-    with resident.hub.watch(opened.conversation_id) as event:
-        async with httpx.AsyncClient() as client, anyio.create_task_group() as tasks:
-            tasks.start_soon(_until_closed, resident.push_news, event)
-            await resident.take_input(client)
-            tasks.cancel_scope.cancel()
-
-
-async def _until_closed(push: Any, event: asyncio.Event) -> None:
-    # Sending to a socket the browser has just closed is the normal way this loop ends.
-    with suppress(WebSocketDisconnect, RuntimeError, OSError):
-        await push(event)
+    async with httpx.AsyncClient() as client, anyio.create_task_group() as tasks:
+        if opened.conversation_id is not None:
+            await tasks.start(resident.watch)
+        await resident.take_input(client, tasks)
+        tasks.cancel_scope.cancel()

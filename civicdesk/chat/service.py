@@ -93,8 +93,13 @@ class Handoff:
     slots: dict[str, Any] = field(default_factory=dict)
 
 
-def start(session: Session, channel: str = "web") -> Conversation:
-    conversation = Conversation(public_id=secrets.token_urlsafe(24), channel=channel, owner="bot", slots={})
+def new_public_id() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def start(session: Session, channel: str = "web", public_id: str | None = None) -> Conversation:
+    """`public_id`: the id the gateway gave the browser on connect (the row is written with the first message)."""
+    conversation = Conversation(public_id=public_id or new_public_id(), channel=channel, owner="bot", slots={})
     session.add(conversation)
     session.flush()
     return conversation

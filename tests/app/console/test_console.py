@@ -302,6 +302,8 @@ def test_the_agent_socket_refuses_strangers_and_other_sites(app: Any, staff: dic
     client, _ = signed_in(app, staff["agent"])
     with client.websocket_connect("/chat/ws") as resident:
         resident.receive_json()
+        resident.send_json({"type": "end"})  # the first input writes conversation 1
+        resident.receive_json()
     with (
         pytest.raises(WebSocketDisconnect),
         client.websocket_connect("/console/chats/1/ws", headers=socket_headers(client, "https://evil.example")) as ws,
@@ -314,7 +316,7 @@ def test_the_agent_socket_refuses_strangers_and_other_sites(app: Any, staff: dic
     ):
         ws.receive_json()
     with client.websocket_connect("/console/chats/1/ws", headers=socket_headers(client)) as ws:
-        assert ws.receive_json()["type"] == "state"
+        receive_until(ws, lambda m: m.get("type") == "state")  # after the conversation's messages
 
 
 # ---- the chat path -----------------------------------------------------------------------------------------
@@ -522,6 +524,8 @@ def test_a_resident_cannot_reach_another_conversation(app: Any, session_factory:
     client = browser(app)
     with client.websocket_connect("/chat/ws") as first:
         mine = first.receive_json()["id"]
+        first.send_json({"type": "end"})  # the first input writes the conversation
+        first.receive_json()
     with transaction(session_factory) as session:
         chat.record(session, chat.find(session, mine), "resident", "My health card number is 1234-567-890")
         internal_id = chat.find(session, mine).id

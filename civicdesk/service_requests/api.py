@@ -8,6 +8,7 @@ import datetime as dt
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
+from civicdesk import validation
 from civicdesk.contacts import ContactBody
 from civicdesk.db import transaction
 from civicdesk.deps import SessionDep
@@ -19,17 +20,17 @@ router = APIRouter(prefix="/api/v1", dependencies=[ServiceAuth], tags=["internal
 
 
 class RequestBody(BaseModel):
-    service_code: str
-    description: str
-    channel: str = "chat"
-    address: str | None = None
-    postal_code: str | None = None
+    service_code: validation.CodeLine
+    description: validation.DescriptionText
+    channel: validation.CodeLine = "chat"
+    address: validation.AddressLine | None = None
+    postal_code: validation.PostalCodeLine | None = None
     lat: float | None = None
     long: float | None = None
-    attributes: dict[str, str | float | list[str]] = {}
+    attributes: dict[validation.CodeLine, validation.AnswerText | float | list[validation.AnswerText]] = {}
     contact: ContactBody | None = None
-    kind: str = "service_request"
-    urgency: str = "routine"
+    kind: validation.CodeLine = "service_request"
+    urgency: validation.CodeLine = "routine"
 
 
 class RequestStatusOut(BaseModel):

@@ -50,6 +50,12 @@ def render_error(request: Request, error: Open311Error) -> Response:
     return render(fmt, "errors", [ErrorOut(code=error.status, description=error.description)], error.status)
 
 
+def render_error_for_path(path: str, error: Open311Error) -> Response:
+    """The error for a request no route has seen (the body-size cap): the format is read from the path."""
+    fmt = "xml" if path.endswith(".xml") else "json"
+    return render(fmt, "errors", [ErrorOut(code=error.status, description=error.description)], error.status)
+
+
 class Open311Route(APIRoute):
     """Routes whose every failure is answered in the spec's error format, never as FastAPI's 422."""
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request, Response
+import json
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
+from starlette.types import Scope
 
-from civicdesk import console, health
+from civicdesk import body_limit, console, health
 from civicdesk.bookings import api as bookings_api
 from civicdesk.catalogue import api as catalogue_api
 from civicdesk.chat import gateway as chat_gateway
@@ -18,9 +24,26 @@ from civicdesk.db import make_engine, make_session_factory
 from civicdesk.errors import Conflict, InvalidInput, NotFound
 from civicdesk.knowledge import api as knowledge_api
 from civicdesk.knowledge.search import KnowledgebaseSearch
+from civicdesk.limits import MAX_FORM_FIELDS
 from civicdesk.service_requests import api as service_requests_api
 from civicdesk.service_requests import open311
+from civicdesk.service_requests.open311.errors import Open311Error, render_error_for_path
 from civicdesk.settings import Settings, get_settings
+
+
+class AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped: a refused value may hold a lone surrogate, which UTF-8 cannot
+    encode but JSON's \\u escapes can."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+def _too_large(scope: Scope) -> Response:
+    # Open311 apps get the spec's error list, in the format their path names; everyone else FastAPI's shape.
+    if scope["path"].startswith("/open311/"):
+        return render_error_for_path(scope["path"], Open311Error(413, body_limit.TOO_LARGE))
+    return body_limit.json_refusal(scope)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -32,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs" if settings.serves_api_docs else None,
         redoc_url="/redoc" if settings.serves_api_docs else None,
         openapi_url="/openapi.json" if settings.serves_api_docs else None,
+        # a console form with more fields is refused (400, "Too many fields. Maximum number of fields is 500.")
+        form_limits={"max_fields": MAX_FORM_FIELDS},
     )
     engine = make_engine(settings.sqlalchemy_url)
     app.state.settings = settings
@@ -44,6 +69,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         components = await health.check_all(settings, app.state.session_factory)
         body = health.report(components)
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, error: RequestValidationError) -> Response:
+        # FastAPI's own answer, ASCII-escaped (see AsciiJSONResponse).
+        return AsciiJSONResponse({"detail": jsonable_encoder(error.errors())}, status_code=422)
 
     @app.exception_handler(InvalidInput)
     async def invalid_input(_request: Request, error: InvalidInput) -> JSONResponse:
@@ -80,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.env != "production":
         app.include_router(console.dev_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(body_limit.BodyLimit, refuse=_too_large)
     return app
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from civicdesk import validation
 from civicdesk.db import utcnow
 from civicdesk.errors import InvalidInput
+from civicdesk.limits import LIMITS
 from civicdesk.models import Contact
 
 
@@ -32,10 +33,10 @@ class ContactIn:
 
 
 class ContactBody(BaseModel):
-    name: Annotated[validation.Line, Field(max_length=200)] | None = None
-    email: Annotated[validation.Line, Field(max_length=254)] | None = None
-    phone: Annotated[validation.Line, Field(max_length=40)] | None = None
-    preferred_language: Annotated[validation.Line, Field(max_length=8)] = "en"
+    name: validation.NameLine | None = None
+    email: validation.EmailLine | None = None
+    phone: validation.PhoneLine | None = None
+    preferred_language: validation.LanguageLine = "en"
     consent: bool = False
 
     def as_contact(self) -> ContactIn:
@@ -43,7 +44,12 @@ class ContactBody(BaseModel):
 
 
 class ContactProof(BaseModel):
-    contact: Annotated[str, Field(min_length=1, max_length=254, description="The booking's email or phone.")]
+    contact: Annotated[
+        str,
+        Field(min_length=1, max_length=LIMITS["email"], description="The booking's email or phone."),
+        validation.WHOLE_CHARACTERS,
+        validation.ONE_LINE,
+    ]
 
 
 def _find_contact(session: Session, email: str | None, phone: str | None) -> Contact | None:

@@ -25,6 +25,13 @@ LIMITS: Final[dict[str, int]] = {
     "email_text": 8000,  # an agent's reply to an email case
     "article_body": 20000,  # a knowledgebase article's body in the console editor
     "attribute": 500,  # one answer to a service's question (Open311 attribute)
+    "language": 8,  # a language tag (en, fr-CA)
+    "identifier": 200,  # an app's api_key, device, account or address id (Open311)
+    "number": 40,  # a number sent as text (Open311's lat and long)
+    "url": 255,  # a link an app sends (Open311's media_url, kept as an attachment's name)
+    "assignee": 120,  # who a request is assigned to, as an agent types it
+    "article_field": 500,  # one line of a knowledgebase article in the console editor (title, tags, link)
+    "password": 1024,
 }
 
 # Bytes in one HTTP request body, whichever route: checked while the body is read, before it is parsed.

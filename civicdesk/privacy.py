@@ -34,7 +34,9 @@ TOKENS = {
     "NAME": "<NAME>",
 }
 
-_NAME_WORD = r"[A-ZÀ-ÖØ-Þ](?:[^\W\d_]|['’.-])*"  # a capital, then letters of any language
+# A capital, then letters of any language; possessive (*+), as a shorter word is never followed by what a pattern
+# wants next, so giving letters back only costs time.
+_NAME_WORD = r"[A-ZÀ-ÖØ-Þ](?:[^\W\d_]|['’.-])*+"
 _NAME = rf"{_NAME_WORD}(?:[ \t]+(?:(?:de|van|von|der|la|le|du|di)[ \t]+)?{_NAME_WORD}){{0,3}}"
 _NAME_CUES = (
     # "my name is Jo Smith", "I'm Jo Smith", "this is Jo Smith calling"
@@ -46,7 +48,8 @@ _NAME_CUES = (
     rf"(?im:^[ \t]*(?:thanks|thank\s+you|regards|kind\s+regards|best\s+regards|best|sincerely|cheers|merci"
     rf"|cordialement)[ \t]*[,!.-]?[ \t]*\n?[ \t]*(?P<name>{_NAME})[ \t]*$)",
     # a display name before an address: "Jo Smith <jo@example.ca>"
-    rf"(?P<name>{_NAME})[ \t]*<[^<>@\s]+@[^<>\s]+>",
+    # (it starts where a word starts: tried inside every word of a long run, it read the run again each time)
+    rf"(?<![^\W\d_])(?<!['’.-])(?P<name>{_NAME})[ \t]*<[^<>@\s]+@[^<>\s]+>",
 )
 _NAME_PATTERNS = tuple(re.compile(pattern) for pattern in _NAME_CUES)
 
@@ -57,9 +60,14 @@ def _name_spans(text: str) -> Iterable[tuple[int, int, str]]:
             yield match.start("name"), match.end("name"), "NAME"
 
 
+# Longer than any email address, phone number or street address: pieces of a long text overlap by this much, so one
+# cut in two by a piece's end is still found whole in the next (the overlapping spans are merged).
+_PIECE_OVERLAP = 300
+
+
 def _entity_spans(text: str) -> Iterable[tuple[int, int, str]]:
-    # The rules read at most MAX_CHARS at a time; longer text (a forwarded thread) is read in pieces.
-    for offset in range(0, len(text), MAX_CHARS):
+    # The rules read at most MAX_CHARS at a time; longer text (a forwarded thread) is read in overlapping pieces.
+    for offset in range(0, len(text), MAX_CHARS - _PIECE_OVERLAP):
         piece = text[offset : offset + MAX_CHARS]
         for entity in default_engine().analyse([piece])[0].entities:
             if entity.label in TOKENS:

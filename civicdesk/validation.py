@@ -1,5 +1,6 @@
 """Normalizers for what residents type: Canadian postal codes, North American phone numbers, email addresses,
-provinces and names; and `Line`, an API body's text field that refuses control characters.
+provinces and names; and `Line` and `Text`, the text fields of API bodies and forms, which refuse control characters
+and lone surrogates.
 
 Each normalizer returns the canonical form or raises `InvalidInput` naming the field and what is wrong with it.
 """
@@ -9,9 +10,10 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from civicdesk.errors import InvalidInput
+from civicdesk.limits import LIMITS
 
 # Canada Post: no D, F, I, O, Q or U anywhere; no W or Z as the first letter.
 POSTAL_CODE = re.compile(r"^([ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]) ?(\d[ABCEGHJ-NPRSTV-Z]\d)$")
@@ -56,6 +58,18 @@ def name(value: str, field: str = "name", limit: int = 200) -> str:
     return text
 
 
+def _whole_characters(value: object) -> object:
+    # JSON can carry half of a UTF-16 pair ("\ud800"); UTF-8 cannot encode it, so no database can store it.
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(
+                "must not contain a lone UTF-16 surrogate (half of a character, such as \\ud800)"
+            ) from None
+    return value
+
+
 def _printable(value: str) -> str:
     # PostgreSQL refuses NUL in text; control characters have no business in names or addresses anyway.
     if any(ord(character) < 32 or ord(character) == 127 for character in value):
@@ -63,5 +77,35 @@ def _printable(value: str) -> str:
     return value
 
 
-# A line of text in an API body: PostgreSQL refuses NUL, and control characters belong in no name or address.
-Line = Annotated[str, AfterValidator(_printable)]
+def _text(value: str) -> str:
+    if any((ord(character) < 32 and character not in "\t\n\r") or ord(character) == 127 for character in value):
+        raise ValueError("must not contain control characters other than tabs and line breaks")
+    return value
+
+
+# Checked before the value is read as a string (pydantic's own refusal does not say what is wrong).
+WHOLE_CHARACTERS = BeforeValidator(_whole_characters)
+ONE_LINE = AfterValidator(_printable)
+MULTI_LINE = AfterValidator(_text)  # tabs and line breaks allowed, other control characters not
+# A line of text in an API body or a form: PostgreSQL refuses NUL, and control characters belong in no name or
+# address.
+Line = Annotated[str, WHOLE_CHARACTERS, ONE_LINE]
+# Text of several lines (a description, a note).
+Text = Annotated[str, WHOLE_CHARACTERS, MULTI_LINE]
+
+# The same, capped from the table of input limits: the API bodies' and the console forms' field types. The cap comes
+# before the validators in each (else pydantic checks it last, as "Value should have at most 4000 items").
+CodeLine = Annotated[str, Field(max_length=LIMITS["code"]), WHOLE_CHARACTERS, ONE_LINE]
+ShortLine = Annotated[str, Field(max_length=LIMITS["short"]), WHOLE_CHARACTERS, ONE_LINE]
+NameLine = Annotated[str, Field(max_length=LIMITS["name"]), WHOLE_CHARACTERS, ONE_LINE]
+EmailLine = Annotated[str, Field(max_length=LIMITS["email"]), WHOLE_CHARACTERS, ONE_LINE]
+PhoneLine = Annotated[str, Field(max_length=LIMITS["phone"]), WHOLE_CHARACTERS, ONE_LINE]
+AddressLine = Annotated[str, Field(max_length=LIMITS["address"]), WHOLE_CHARACTERS, ONE_LINE]
+PostalCodeLine = Annotated[str, Field(max_length=LIMITS["postal_code"]), WHOLE_CHARACTERS, ONE_LINE]
+LanguageLine = Annotated[str, Field(max_length=LIMITS["language"]), WHOLE_CHARACTERS, ONE_LINE]
+AssigneeLine = Annotated[str, Field(max_length=LIMITS["assignee"]), WHOLE_CHARACTERS, ONE_LINE]
+ArticleLine = Annotated[str, Field(max_length=LIMITS["article_field"]), WHOLE_CHARACTERS, ONE_LINE]
+DescriptionText = Annotated[str, Field(max_length=LIMITS["description"]), WHOLE_CHARACTERS, MULTI_LINE]
+AnswerText = Annotated[str, Field(max_length=LIMITS["attribute"]), WHOLE_CHARACTERS, MULTI_LINE]
+EmailReplyText = Annotated[str, Field(max_length=LIMITS["email_text"]), WHOLE_CHARACTERS, MULTI_LINE]
+ArticleText = Annotated[str, Field(max_length=LIMITS["article_body"]), WHOLE_CHARACTERS, MULTI_LINE]

@@ -23,7 +23,8 @@ _DASH = "-\u2010-\u2015"  # hyphen and the dashes word processors put in its pla
 
 # A regex with a group named "span" marks only that group; the rest of the match is context.
 REGEX_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("EMAIL", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")),
+    # at most 64 characters before the '@' (RFC 5321): unbounded, a long run was read again from every word start
+    ("EMAIL", re.compile(r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")),
     ("REFERENCE", re.compile(rf"\bSR *#? *[{_DASH}]? *\d{{4}} *[{_DASH}]? *\d{{6,7}}\b", re.IGNORECASE)),
     # a bare year-sequence number counts only when the writer calls it a request, reference or case number
     (

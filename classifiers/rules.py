@@ -18,6 +18,7 @@ Known limitation: the emergency rules do not understand negation or time. "No ga
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -61,8 +62,20 @@ class RuleResult:
     entities: list[Entity]
 
 
+# spaCy's tokenizer takes time growing with the square of a run's length when it splits the run's characters off
+# one by one (20,000 "(" in a row: over a minute). No token pattern matches inside a run without spaces this long
+# (addresses, dates and phrases are short words), so the tokenizer sees blanks there; the regexes read the text.
+LONGEST_RUN = 64
+_LONG_RUN = re.compile(rf"\S{{{LONGEST_RUN + 1},}}")
+
+
 def clip(text: str) -> str:
     return text[:MAX_CHARS]
+
+
+def blank_long_runs(text: str) -> str:
+    """The text with each run of more than LONGEST_RUN characters without a space made spaces (offsets kept)."""
+    return _LONG_RUN.sub(lambda run: " " * len(run.group()), text)
 
 
 def read_patterns(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -215,11 +228,11 @@ class RuleEngine:
 
     def analyse(self, texts: Sequence[str]) -> list[RuleResult]:
         clipped = [clip(text) for text in texts]
-        docs = self.nlp.pipe(clipped, batch_size=256)
+        docs = self.nlp.pipe([blank_long_runs(text) for text in clipped], batch_size=256)
         return [self.analyse_doc(doc, text) for doc, text in zip(docs, clipped, strict=True)]
 
     def analyse_doc(self, doc: Doc, text: str) -> RuleResult:
-        """Rules on one tokenized text (`text` is doc.text, passed in because rebuilding it is slow)."""
+        """Rules on one tokenized text: `text` is what the doc was made from, before `blank_long_runs`."""
         hits = []
         for span in self.emergency.spans(doc):
             _, rule_id = _split_key(span)

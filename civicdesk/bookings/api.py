@@ -23,6 +23,7 @@ from civicdesk.contacts import ContactBody, ContactProof
 from civicdesk.db import transaction
 from civicdesk.deps import SessionDep
 from civicdesk.errors import InvalidInput
+from civicdesk.limits import LIMITS
 from civicdesk.models import (
     AppointmentBooking,
     AppointmentLocation,
@@ -157,9 +158,9 @@ def list_appointment_types(session: SessionDep) -> list[AppointmentTypeOut]:
 def list_open_slots(
     session: SessionDep,
     appointment_type: Annotated[
-        str, Query(alias="type", min_length=1, max_length=64, description="Appointment type code.")
+        str, Query(alias="type", min_length=1, max_length=LIMITS["code"], description="Appointment type code.")
     ],
-    location: Annotated[str | None, Query(max_length=64, description="Location code.")] = None,
+    location: Annotated[str | None, Query(max_length=LIMITS["code"], description="Location code.")] = None,
     from_date: Annotated[dt.date | None, Query(description="First day wanted, in the Region's time.")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> list[SlotOut]:
@@ -292,15 +293,15 @@ class FormOut(BaseModel):
 
 
 class FormRequestBody(BaseModel):
-    item_code: Annotated[str, Field(max_length=64)]
+    item_code: validation.CodeLine
     contact: ContactBody
     copies: int = 1
-    language: Annotated[str, Field(max_length=8)] = "en"
-    recipient: validation.Line
-    street: validation.Line
-    city: validation.Line
-    province: Annotated[str, Field(max_length=20)] = "ON"
-    postal_code: Annotated[str, Field(max_length=10)]
+    language: validation.LanguageLine = "en"
+    recipient: validation.NameLine
+    street: validation.AddressLine
+    city: validation.ShortLine
+    province: validation.CodeLine = "ON"
+    postal_code: validation.PostalCodeLine
     channel: Channel = "chat"
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from civicdesk.catalogue import referrals
 from civicdesk.deps import SessionDep
+from civicdesk.limits import LIMITS
 from civicdesk.models import Service
 from civicdesk.staff.deps import internal_router
 
@@ -60,7 +61,7 @@ class ReferralLookupOut(BaseModel):
 @router.get("/referrals/lookup")
 def lookup_referrals(
     session: SessionDep,
-    q: Annotated[str, Query(min_length=1, max_length=500, description="The resident's words.")],
+    q: Annotated[str, Query(min_length=1, max_length=LIMITS["search_query"], description="The resident's words.")],
     limit: Annotated[int, Query(ge=1, le=10)] = 3,
 ) -> ReferralLookupOut:
     """Organizations that handle what was asked, best first; empty when none matches well."""

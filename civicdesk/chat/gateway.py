@@ -49,12 +49,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from civicdesk.chat import service as chat
 from civicdesk.deps import client_address
 from civicdesk.errors import InvalidInput
+from civicdesk.limits import LIMITS
 from civicdesk.models import ChatMessage, Conversation
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["chat"])
-MAX_MESSAGE_CHARS = 2000
-MAX_FIELD_CHARS = 254
+MAX_MESSAGE_CHARS = LIMITS["chat_message"]
+MAX_FIELD_CHARS = LIMITS["email"]  # a detail the widget sends: the longest is an email address
 BUTTON_LOOKBACK = 50  # a button pressed must have been offered among this many latest messages
 
 

@@ -21,9 +21,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from civicdesk import validation
 from civicdesk.chat import service as chat
 from civicdesk.chat.gateway import hub_of, message_json, wait_for_news
-from civicdesk.console.deps import ChatStaff, RequestFormData, Staff, is_fetch, socket_staff
+from civicdesk.console.deps import ChatStaff, FormShort, FormText, RequestFormData, Staff, is_fetch, socket_staff
 from civicdesk.console.templating import render
 from civicdesk.errors import InvalidInput, NotFound
 from civicdesk.models import Conversation, Service
@@ -33,8 +34,8 @@ from civicdesk.work import queue, sources
 
 router = APIRouter(prefix="/console")
 
-Text = Annotated[str, Form(max_length=4000)]
-Short = Annotated[str, Form(max_length=300)]
+Text = FormText
+Short = FormShort
 
 
 @router.get("/queue", response_class=HTMLResponse)
@@ -264,9 +265,9 @@ async def update_request(
     request: Request,
     staff: ChatStaff,
     conversation_id: int,
-    status_: Annotated[str, Form(alias="status", max_length=20)] = "",
+    status_: Annotated[validation.CodeLine, Form(alias="status")] = "",
     resolution: Text = "",
-    note_body: Annotated[str, Form(alias="note", max_length=4000)] = "",
+    note_body: Annotated[validation.DescriptionText, Form(alias="note")] = "",
 ) -> Response:
     def action(session: Session, conversation: Conversation) -> dict[str, Any]:
         # Another department's request answers as no request at all (same status, same words).

@@ -17,7 +17,7 @@ from fastapi import Depends, Form, HTTPException, Request, WebSocket, status
 from fastapi.responses import Response
 from starlette.requests import HTTPConnection
 
-from civicdesk import contacts
+from civicdesk import contacts, validation
 from civicdesk.db import transaction
 from civicdesk.service_requests import service as service_requests
 from civicdesk.settings import Settings
@@ -134,7 +134,11 @@ AuditStaff = Annotated[Staff, Depends(require("audit"))]
 DashboardStaff = Annotated[Staff, Depends(require("dashboard"))]
 
 
-FormShort = Annotated[str, Form(max_length=300)]
+# The console's form fields, capped from the one table of input limits (see civicdesk.validation).
+FormCode = Annotated[validation.CodeLine, Form()]
+FormShort = Annotated[validation.ShortLine, Form()]
+FormText = Annotated[validation.DescriptionText, Form()]
+FormEmailText = Annotated[validation.EmailReplyText, Form()]
 
 
 @dataclass(frozen=True)
@@ -167,15 +171,15 @@ class RequestForm:
 
 
 def request_form(
-    service_code: FormShort,
-    description: Annotated[str, Form(max_length=8000)],  # an email's whole text may be the description
-    urgency: FormShort = "routine",
-    kind: FormShort = "service_request",
-    address: FormShort = "",
-    postal_code: FormShort = "",
-    name: FormShort = "",
-    email: FormShort = "",
-    phone: FormShort = "",
+    service_code: FormCode,
+    description: FormEmailText,  # an email's whole text may be the description
+    urgency: FormCode = "routine",
+    kind: FormCode = "service_request",
+    address: Annotated[validation.AddressLine, Form()] = "",
+    postal_code: Annotated[validation.PostalCodeLine, Form()] = "",
+    name: Annotated[validation.NameLine, Form()] = "",
+    email: Annotated[validation.EmailLine, Form()] = "",
+    phone: Annotated[validation.PhoneLine, Form()] = "",
 ) -> RequestForm:
     return RequestForm(service_code, description, urgency, kind, address, postal_code, name, email, phone)
 

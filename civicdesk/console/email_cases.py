@@ -8,16 +8,16 @@ then a redirect back); a mistake shows the page again with the reason.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
 from anyio import to_thread
-from fastapi import APIRouter, Form, Request, status
+from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from civicdesk.chat import service as chat
-from civicdesk.console.deps import EmailStaff, RequestFormData, Staff, is_fetch
+from civicdesk.console.deps import EmailStaff, FormCode, FormEmailText, FormShort, RequestFormData, Staff, is_fetch
 from civicdesk.console.templating import render
 from civicdesk.errors import InvalidInput
 from civicdesk.mail import cases as email_cases
@@ -28,8 +28,8 @@ from civicdesk.work import sources
 
 router = APIRouter(prefix="/console")
 
-Text = Annotated[str, Form(max_length=8000)]
-Short = Annotated[str, Form(max_length=300)]
+Text = FormEmailText
+Short = FormShort
 
 
 def _heads(row: InboundEmail, services: dict[str, str]) -> list[dict[str, Any]]:
@@ -147,7 +147,7 @@ async def labels(
     request: Request,
     staff: EmailStaff,
     email_id: int,
-    decision: Annotated[str, Form(max_length=20)] = "correct",
+    decision: FormCode = "correct",
     service_code: Short = "",
     kind: Short = "",
     urgency: Short = "",

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from civicdesk import validation
 from civicdesk.console.deps import GapStaff, KbStaff, Staff
 from civicdesk.console.templating import render
 from civicdesk.db import transaction
@@ -27,8 +28,8 @@ from civicdesk.seed_schema import ARTICLE_MAX_WORDS, ARTICLE_MIN_WORDS, Article,
 from civicdesk.staff import audit
 
 router = APIRouter(prefix="/console")
-Field_ = Annotated[str, Form(max_length=500)]
-LongField = Annotated[str, Form(max_length=20000)]
+Field_ = Annotated[validation.ArticleLine, Form()]
+LongField = Annotated[validation.ArticleText, Form()]
 GAP_DAYS = (7, 30, 90)
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from civicdesk.console.deps import Staff, require
 from civicdesk.console.templating import SECURITY_HEADERS, local_time, render
 from civicdesk.db import transaction
+from civicdesk.limits import LIMITS
 from civicdesk.settings import Settings
 from civicdesk.staff import audit
 from civicdesk.triage import chat_nlu, retraining
@@ -117,7 +118,7 @@ async def start_retrain(request: Request, staff: ModelStaff) -> Response:
 async def activate(
     request: Request,
     staff: ModelStaff,
-    version: Annotated[str, Form(max_length=80)],
+    version: Annotated[str, Form(max_length=LIMITS["short"])],
 ) -> Response:
     """Make a version active: a promotion of a newer one or a rollback to an older one."""
     factory = request.app.state.session_factory

@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from civicdesk.console.deps import RequestStaff, Staff
+from civicdesk import validation
+from civicdesk.console.deps import FormCode, FormText, RequestStaff, Staff
 from civicdesk.console.templating import render
 from civicdesk.db import transaction
 from civicdesk.errors import InvalidInput
@@ -123,11 +124,11 @@ async def update(
     request: Request,
     staff: RequestStaff,
     reference: str,
-    status_: Annotated[str, Form(alias="status", max_length=20)] = "",
-    urgency: Annotated[str, Form(max_length=20)] = "",
-    assignee: Annotated[str, Form(max_length=120)] = "",
-    resolution: Annotated[str, Form(max_length=4000)] = "",
-    note: Annotated[str, Form(max_length=4000)] = "",
+    status_: Annotated[validation.CodeLine, Form(alias="status")] = "",
+    urgency: FormCode = "",
+    assignee: Annotated[validation.AssigneeLine, Form()] = "",
+    resolution: FormText = "",
+    note: FormText = "",
 ) -> Response:
     def run() -> None:
         with transaction(request.app.state.session_factory) as session:

@@ -23,6 +23,7 @@ from civicdesk.console.deps import (
 from civicdesk.console.templating import render
 from civicdesk.db import transaction
 from civicdesk.deps import client_address, get_settings_dep
+from civicdesk.limits import LIMITS
 from civicdesk.staff import auth
 
 router = APIRouter()
@@ -58,10 +59,10 @@ async def login_page(request: Request, next: str | None = None) -> Response:  # 
 @router.post("/console/login")
 async def login(
     request: Request,
-    email: Annotated[str, Form(max_length=254)],
-    password: Annotated[str, Form(max_length=1024)],
-    csrf_token: Annotated[str, Form(max_length=100)],
-    next: Annotated[str, Form(max_length=500)] = "/console",  # noqa: A002
+    email: Annotated[str, Form(max_length=LIMITS["email"])],
+    password: Annotated[str, Form(max_length=LIMITS["password"])],
+    csrf_token: Annotated[str, Form(max_length=LIMITS["short"])],
+    next: Annotated[str, Form(max_length=LIMITS["short"])] = "/console",  # noqa: A002
 ) -> Response:
     if not auth.csrf_matches(request.cookies.get(LOGIN_CSRF_COOKIE, ""), csrf_token):
         return _login_page(request, "The form had expired. Please sign in again.", _safe_next(next), email, 403)

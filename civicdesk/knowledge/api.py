@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from civicdesk.db import transaction
 from civicdesk.deps import SessionDep
 from civicdesk.knowledge.search import KnowledgebaseSearch
+from civicdesk.limits import LIMITS
 from civicdesk.models import KnowledgeGap
 from civicdesk.staff.deps import internal_router
 
@@ -38,7 +39,7 @@ Channel = Literal["chat", "email", "phone", "web", "console"]
 def search_knowledgebase(
     request: Request,
     session: SessionDep,
-    q: Annotated[str, Query(min_length=1, max_length=500, description="The resident's question.")],
+    q: Annotated[str, Query(min_length=1, max_length=LIMITS["search_query"], description="The resident's question.")],
     channel: Annotated[Channel, Query(description="Where the question came from.")] = "chat",
     limit: Annotated[int, Query(ge=1, le=10)] = 3,
 ) -> KbSearchOut:

@@ -61,7 +61,9 @@ def summarize(markdown: str, limit: int = 280) -> str:
         text = block.strip()
         if not text or text.startswith(("#", "|", "-", "*", ">")) or re.match(r"\d+\.", text):
             continue
-        text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", text)
+        # no '[' inside the link text, no '(' inside the target: each bracket then starts one short scan, not a
+        # scan to the end of a long run of brackets
+        text = re.sub(r"\[([^\[\]]+)\]\([^()]+\)", r"\1", text)
         text = re.sub(r"[*_`]+", "", " ".join(text.split()))
         if len(text) <= limit:
             return text

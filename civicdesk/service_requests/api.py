@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from civicdesk import validation
 from civicdesk.contacts import ContactBody
 from civicdesk.db import transaction
 from civicdesk.deps import SessionDep
@@ -43,14 +44,14 @@ class RequestBody(BaseModel):
         }
     )
     # Not an enum: the catalogue is data (`civicdesk seed`), so GET /api/v1/services lists the codes.
-    service_code: Annotated[str, Field(description="A code from GET /api/v1/services.")]
-    description: str
+    service_code: Annotated[validation.CodeLine, Field(description="A code from GET /api/v1/services.")]
+    description: validation.DescriptionText
     channel: Channel = "chat"
-    address: str | None = None
-    postal_code: str | None = None
+    address: validation.AddressLine | None = None
+    postal_code: validation.PostalCodeLine | None = None
     lat: float | None = None
     long: float | None = None
-    attributes: dict[str, str | float | list[str]] = {}
+    attributes: dict[validation.CodeLine, validation.AnswerText | float | list[validation.AnswerText]] = {}
     contact: ContactBody | None = None
     kind: Kind = "service_request"
     urgency: Urgency = "routine"

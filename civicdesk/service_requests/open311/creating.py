@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from civicdesk import contacts
 from civicdesk.deps import SessionDep
+from civicdesk.limits import LIMITS, MAX_FORM_FIELDS
 from civicdesk.models import ApiClient, Service, ServiceRequest
 from civicdesk.service_requests import service as service_requests
 from civicdesk.service_requests.open311.errors import Open311Error, Open311Route, bad
@@ -21,8 +22,6 @@ from civicdesk.service_requests.open311.serializers import MEDIA_URL_TYPE, Creat
 from civicdesk.service_requests.open311.services import active_service
 from civicdesk.staff import api_clients
 from civicdesk.validation import POSTAL_CODE
-
-MAX_BODY_BYTES = 1_000_000
 
 router = APIRouter(route_class=Open311Route)
 
@@ -42,7 +41,7 @@ def _text(form: dict[str, list[str]], name: str, max_length: int, multiline: boo
 
 
 def _coordinate(form: dict[str, list[str]], name: str) -> float | None:
-    text = _text(form, name, 40)
+    text = _text(form, name, LIMITS["number"])
     if text is None:
         return None
     try:
@@ -66,10 +65,10 @@ def _attribute_answers(pairs: list[tuple[str, str]], service: Service) -> dict[s
         if not key.startswith("attribute"):
             continue
         match = ATTRIBUTE_FIELD.match(key)
-        if not match:
-            raise bad(key, "write attribute answers as attribute[code]=value")
-        if len(value) > 4000 or NOT_XML_CHARACTERS.search(value):
-            raise bad(key, "at most 4,000 characters, without control characters")
+        if not match or len(match.group(1)) > LIMITS["code"]:
+            raise bad(key[:100], "write attribute answers as attribute[code]=value")
+        if len(value) > LIMITS["attribute"] or NOT_XML_CHARACTERS.search(value):
+            raise bad(key, f"at most {LIMITS['attribute']:,} characters, without control characters")
         if value.strip():
             given.setdefault(match.group(1), []).append(value.strip())
     datatypes = {attribute.code: attribute.datatype for attribute in service.attributes}
@@ -105,7 +104,7 @@ def _describe(service: Service, answers: dict[str, Any]) -> str:
 
 
 def _media_url(form: dict[str, list[str]]) -> str | None:
-    url = _text(form, "media_url", 255)
+    url = _text(form, "media_url", LIMITS["url"])
     if url is None:
         return None
     parts = urlsplit(url)
@@ -115,17 +114,34 @@ def _media_url(form: dict[str, list[str]]) -> str | None:
 
 
 async def form_fields(request: Request) -> list[tuple[str, str]]:
-    """The posted fields in order (a repeated key is kept each time), decoded as UTF-8 as the spec requires."""
+    """The posted fields in order (a repeated key is kept each time), decoded as UTF-8 as the spec requires.
+
+    The body's size is capped by the app's body limit (civicdesk.body_limit) before it gets here."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in ("", "application/x-www-form-urlencoded"):
         raise Open311Error(400, "send the fields form-encoded (Content-Type: application/x-www-form-urlencoded)")
     body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise Open311Error(413, "the request is larger than 1 MB; send media as a media_url link")
     try:
-        return parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict", max_num_fields=500)
-    except (UnicodeDecodeError, ValueError):
+        # surrogatepass lets half a character through the decoding, to be refused below by the field's name
+        pairs = parse_qsl(
+            body.decode("utf-8", "surrogatepass"),
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="surrogatepass",
+            max_num_fields=MAX_FORM_FIELDS,
+        )
+    except UnicodeDecodeError:
         raise Open311Error(400, "the form is not valid UTF-8 form-encoded text") from None
+    except ValueError:  # parse_qsl's "Max number of fields exceeded"
+        raise Open311Error(400, f"a form may have at most {MAX_FORM_FIELDS} fields") from None
+    for key, value in pairs:
+        for text in (key, value):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                name = key.encode("utf-8", "replace").decode()[:100]
+                raise bad(name, "must not contain a lone UTF-16 surrogate (half of a character)") from None
+    return pairs
 
 
 def _one_line(max_length: int, description: str = "") -> dict[str, Any]:
@@ -136,24 +152,27 @@ FORM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["api_key", "service_code"],
     "properties": {
-        "api_key": _one_line(200, "The key issued to your app (`civicdesk clients create`)."),
-        "jurisdiction_id": _one_line(200, "Accepted and ignored."),
-        "service_code": _one_line(64, "From GET Service List."),
+        "api_key": _one_line(LIMITS["identifier"], "The key issued to your app (`civicdesk clients create`)."),
+        "jurisdiction_id": _one_line(LIMITS["identifier"], "Accepted and ignored."),
+        "service_code": _one_line(LIMITS["code"], "From GET Service List."),
         "lat": {"type": "number", "minimum": -90, "maximum": 90, "description": "WGS84 latitude (with long)."},
         "long": {"type": "number", "minimum": -180, "maximum": 180, "description": "WGS84 longitude (with lat)."},
-        "address_string": _one_line(300, "Address or intersection, most specific first; a postal code may end it."),
-        "address_id": _one_line(100),
-        "email": _one_line(254),
-        "device_id": _one_line(200),
-        "account_id": _one_line(200),
-        "first_name": _one_line(100),
-        "last_name": _one_line(100),
-        "phone": _one_line(40),
-        "description": {"type": "string", "maxLength": 4000, "pattern": MULTI_LINE},
-        "media_url": _one_line(255, "A link to a photo or video (http or https)."),
+        "address_string": _one_line(
+            LIMITS["address"], "Address or intersection, most specific first; a postal code may end it."
+        ),
+        "address_id": _one_line(LIMITS["identifier"]),
+        "email": _one_line(LIMITS["email"]),
+        "device_id": _one_line(LIMITS["identifier"]),
+        "account_id": _one_line(LIMITS["identifier"]),
+        "first_name": _one_line(LIMITS["name"]),
+        "last_name": _one_line(LIMITS["name"]),
+        "phone": _one_line(LIMITS["phone"]),
+        "description": {"type": "string", "maxLength": LIMITS["description"], "pattern": MULTI_LINE},
+        "media_url": _one_line(LIMITS["url"], "A link to a photo or video (http or https)."),
     },
     "additionalProperties": {
         "type": "string",
+        "maxLength": LIMITS["attribute"],
         "description": "Attribute answers: attribute[code]=value; repeat it (or use attribute[code][]) "
         "for each choice of a multivaluelist.",
     },
@@ -189,26 +208,27 @@ def post_request(
     client = api_clients.verify_key(session, keys[0] if len(keys) == 1 else None, "open311")
     if client is None:
         raise Open311Error(403, "api_key: missing, not valid or revoked; ask Northvale Service First for a key")
-    code = _text(form, "service_code", 64)
+    code = _text(form, "service_code", LIMITS["code"])
     if code is None:
         raise bad("service_code", "required; GET services.json lists them")
     service = active_service(session, code)
     lat, long = _coordinate(form, "lat"), _coordinate(form, "long")
     if (lat is None) != (long is None):
         raise bad("long" if long is None else "lat", "send lat and long together")
-    address_string, address_id = _text(form, "address_string", 300), _text(form, "address_id", 100)
+    address_string = _text(form, "address_string", LIMITS["address"])
+    address_id = _text(form, "address_id", LIMITS["identifier"])
     answers = _attribute_answers(pairs, service)
-    first, last = _text(form, "first_name", 100), _text(form, "last_name", 100)
+    first, last = _text(form, "first_name", LIMITS["name"]), _text(form, "last_name", LIMITS["name"])
     name = " ".join(part for part in (first, last) if part) or None
-    if name and len(name) > 200:
-        raise bad("last_name", "first and last name together are at most 199 characters")
+    if name and len(name) > LIMITS["name"]:
+        raise bad("last_name", f"first and last name together are at most {LIMITS['name'] - 1} characters")
     postal = POSTAL_CODE_IN_TEXT.search((address_string or "").upper())
-    account_id = _text(form, "account_id", 200)
-    device_id = _text(form, "device_id", 200)
+    account_id = _text(form, "account_id", LIMITS["identifier"])
+    device_id = _text(form, "device_id", LIMITS["identifier"])
     media_url = _media_url(form)
     data = service_requests.RequestIn(
         service_code=service.code,
-        description=_text(form, "description", 4000, multiline=True) or _describe(service, answers),
+        description=_text(form, "description", LIMITS["description"], multiline=True) or _describe(service, answers),
         channel="open311",
         address=address_string or (f"Address ID {address_id}" if address_id else None),
         postal_code=f"{postal.group(1)} {postal.group(2)}" if postal else None,
@@ -217,8 +237,8 @@ def post_request(
         attributes=answers,
         contact=contacts.ContactIn(
             name=name,
-            email=_text(form, "email", 254),
-            phone=_text(form, "phone", 40),
+            email=_text(form, "email", LIMITS["email"]),
+            phone=_text(form, "phone", LIMITS["phone"]),
         ),
     )
     request = service_requests.create_request(session, data, actor=f"open311:{client.name}")

@@ -46,15 +46,14 @@ class ErrorOut(BaseModel):
 
 
 def render_error(request: Request, error: Open311Error, headers: Mapping[str, str] | None = None) -> Response:
-    """The spec's error list, in the format the path asks for: by its extension even where no route matched
-    (an unknown path or method), as for every Open311 answer."""
-    fmt = request.path_params.get("format") or request.url.path.rsplit(".", 1)[-1]
-    response = render(
-        "xml" if fmt == "xml" else "json",
-        "errors",
-        [ErrorOut(code=error.status, description=error.description)],
-        error.status,
-    )
+    return render_error_for_path(request.url.path, error, headers)
+
+
+def render_error_for_path(path: str, error: Open311Error, headers: Mapping[str, str] | None = None) -> Response:
+    """The spec's error list, in the format the path's extension asks for: even where no route matched (an
+    unknown path or method, a body over the size cap), as for every Open311 answer."""
+    fmt = "xml" if path.endswith(".xml") else "json"
+    response = render(fmt, "errors", [ErrorOut(code=error.status, description=error.description)], error.status)
     response.headers.update(headers or {})
     return response
 

@@ -131,7 +131,9 @@ def service_notice(request: ServiceRequest, filing: bool = False) -> str | None:
     return notice
 
 
-EMAIL_IN_TEXT = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
+# An address starts where a run without spaces or '@' starts: the lookbehind stops a failed match from being tried
+# again at every later character of a long run, which made a 30,000-character description take seconds.
+EMAIL_IN_TEXT = re.compile(r"(?<![^@\s])[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
 PHONE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\d)")
 
 

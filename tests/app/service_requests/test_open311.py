@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from civicdesk.app import create_app
 from civicdesk.contacts import ContactIn
 from civicdesk.db import transaction, utcnow
+from civicdesk.limits import LIMITS
 from civicdesk.models import Contact, Service, ServiceRequest, ServiceRequestNote
 from civicdesk.service_requests import open311
 from civicdesk.service_requests.service import RequestIn, create_request, get_by_reference, update_request
@@ -396,7 +397,7 @@ BAD_FILINGS: list[tuple[dict[str, Any], int, str]] = [
     ({"attribute[]": "x"}, 400, "attribute[]"),
     ({"description": "x" * 4001}, 400, "description"),
     ({"description": "pothole\x00"}, 400, "description"),
-    ({"first_name": "D" * 101}, 400, "first_name"),
+    ({"first_name": "D" * (LIMITS["name"] + 1)}, 400, "first_name"),
     ({"first_name": "D" * 100, "last_name": "O" * 100}, 400, "last_name"),
     ({"media_url": "javascript:alert(1)"}, 400, "media_url"),
     ({"media_url": "https://example.org/" + "a" * 300}, 400, "media_url"),

@@ -46,7 +46,12 @@ class ContactBody(BaseModel):
 class ContactProof(BaseModel):
     contact: Annotated[
         str,
-        Field(min_length=1, max_length=LIMITS["email"], description="The booking's email or phone."),
+        Field(
+            min_length=1,
+            max_length=LIMITS["email"],
+            description="The booking's email or phone.",
+            json_schema_extra=validation.ONE_LINE_SCHEMA,
+        ),
         validation.WHOLE_CHARACTERS,
         validation.ONE_LINE,
     ]

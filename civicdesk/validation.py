@@ -8,9 +8,10 @@ Each normalizer returns the canonical form or raises `InvalidInput` naming the f
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic.json_schema import JsonDict
 
 from civicdesk.errors import InvalidInput
 from civicdesk.limits import LIMITS
@@ -58,15 +59,19 @@ def name(value: str, field: str = "name", limit: int = 200) -> str:
     return text
 
 
+def whole_characters(text: str) -> bool:
+    """False for text holding half of a UTF-16 pair: JSON can spell one ("\\ud800"), and a form decoded with
+    surrogatepass can carry one, but UTF-8 cannot encode it, so no database can store it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _whole_characters(value: object) -> object:
-    # JSON can carry half of a UTF-16 pair ("\ud800"); UTF-8 cannot encode it, so no database can store it.
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError(
-                "must not contain a lone UTF-16 surrogate (half of a character, such as \\ud800)"
-            ) from None
+    if isinstance(value, str) and not whole_characters(value):
+        raise ValueError("must not contain a lone UTF-16 surrogate (half of a character, such as \\ud800)")
     return value
 
 
@@ -83,29 +88,44 @@ def _text(value: str) -> str:
     return value
 
 
+# What the two validators below allow, stated in the OpenAPI document (clients and the Schemathesis contract test
+# read it); the validators enforce it with a message that says what is wrong, which pydantic's pattern error does not.
+ONE_LINE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+MULTI_LINE_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+ONE_LINE_SCHEMA: JsonDict = {"pattern": ONE_LINE_PATTERN}
+MULTI_LINE_SCHEMA: JsonDict = {"pattern": MULTI_LINE_PATTERN}
 # Checked before the value is read as a string (pydantic's own refusal does not say what is wrong).
 WHOLE_CHARACTERS = BeforeValidator(_whole_characters)
 ONE_LINE = AfterValidator(_printable)
 MULTI_LINE = AfterValidator(_text)  # tabs and line breaks allowed, other control characters not
 # A line of text in an API body or a form: PostgreSQL refuses NUL, and control characters belong in no name or
 # address.
-Line = Annotated[str, WHOLE_CHARACTERS, ONE_LINE]
+Line = Annotated[str, Field(json_schema_extra=ONE_LINE_SCHEMA), WHOLE_CHARACTERS, ONE_LINE]
 # Text of several lines (a description, a note).
-Text = Annotated[str, WHOLE_CHARACTERS, MULTI_LINE]
+Text = Annotated[str, Field(json_schema_extra=MULTI_LINE_SCHEMA), WHOLE_CHARACTERS, MULTI_LINE]
+
+
+def _one_line(limit: str) -> Any:
+    return Field(max_length=LIMITS[limit], json_schema_extra=ONE_LINE_SCHEMA)
+
+
+def _lines(limit: str) -> Any:
+    return Field(max_length=LIMITS[limit], json_schema_extra=MULTI_LINE_SCHEMA)
+
 
 # The same, capped from the table of input limits: the API bodies' and the console forms' field types. The cap comes
 # before the validators in each (else pydantic checks it last, as "Value should have at most 4000 items").
-CodeLine = Annotated[str, Field(max_length=LIMITS["code"]), WHOLE_CHARACTERS, ONE_LINE]
-ShortLine = Annotated[str, Field(max_length=LIMITS["short"]), WHOLE_CHARACTERS, ONE_LINE]
-NameLine = Annotated[str, Field(max_length=LIMITS["name"]), WHOLE_CHARACTERS, ONE_LINE]
-EmailLine = Annotated[str, Field(max_length=LIMITS["email"]), WHOLE_CHARACTERS, ONE_LINE]
-PhoneLine = Annotated[str, Field(max_length=LIMITS["phone"]), WHOLE_CHARACTERS, ONE_LINE]
-AddressLine = Annotated[str, Field(max_length=LIMITS["address"]), WHOLE_CHARACTERS, ONE_LINE]
-PostalCodeLine = Annotated[str, Field(max_length=LIMITS["postal_code"]), WHOLE_CHARACTERS, ONE_LINE]
-LanguageLine = Annotated[str, Field(max_length=LIMITS["language"]), WHOLE_CHARACTERS, ONE_LINE]
-AssigneeLine = Annotated[str, Field(max_length=LIMITS["assignee"]), WHOLE_CHARACTERS, ONE_LINE]
-ArticleLine = Annotated[str, Field(max_length=LIMITS["article_field"]), WHOLE_CHARACTERS, ONE_LINE]
-DescriptionText = Annotated[str, Field(max_length=LIMITS["description"]), WHOLE_CHARACTERS, MULTI_LINE]
-AnswerText = Annotated[str, Field(max_length=LIMITS["attribute"]), WHOLE_CHARACTERS, MULTI_LINE]
-EmailReplyText = Annotated[str, Field(max_length=LIMITS["email_text"]), WHOLE_CHARACTERS, MULTI_LINE]
-ArticleText = Annotated[str, Field(max_length=LIMITS["article_body"]), WHOLE_CHARACTERS, MULTI_LINE]
+CodeLine = Annotated[str, _one_line("code"), WHOLE_CHARACTERS, ONE_LINE]
+ShortLine = Annotated[str, _one_line("short"), WHOLE_CHARACTERS, ONE_LINE]
+NameLine = Annotated[str, _one_line("name"), WHOLE_CHARACTERS, ONE_LINE]
+EmailLine = Annotated[str, _one_line("email"), WHOLE_CHARACTERS, ONE_LINE]
+PhoneLine = Annotated[str, _one_line("phone"), WHOLE_CHARACTERS, ONE_LINE]
+AddressLine = Annotated[str, _one_line("address"), WHOLE_CHARACTERS, ONE_LINE]
+PostalCodeLine = Annotated[str, _one_line("postal_code"), WHOLE_CHARACTERS, ONE_LINE]
+LanguageLine = Annotated[str, _one_line("language"), WHOLE_CHARACTERS, ONE_LINE]
+AssigneeLine = Annotated[str, _one_line("assignee"), WHOLE_CHARACTERS, ONE_LINE]
+ArticleLine = Annotated[str, _one_line("article_field"), WHOLE_CHARACTERS, ONE_LINE]
+DescriptionText = Annotated[str, _lines("description"), WHOLE_CHARACTERS, MULTI_LINE]
+AnswerText = Annotated[str, _lines("attribute"), WHOLE_CHARACTERS, MULTI_LINE]
+EmailReplyText = Annotated[str, _lines("email_text"), WHOLE_CHARACTERS, MULTI_LINE]
+ArticleText = Annotated[str, _lines("article_body"), WHOLE_CHARACTERS, MULTI_LINE]

@@ -46,6 +46,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from civicdesk import validation
 from civicdesk.chat import service as chat
 from civicdesk.deps import client_address
 from civicdesk.errors import InvalidInput
@@ -212,15 +213,6 @@ TOO_MANY_CHATS = "too many new chats have been started from your network; please
 BINARY_FRAME = "send JSON in text frames; binary frames are not accepted"
 
 
-def storable(text: str) -> bool:
-    """False for text with a lone UTF-16 surrogate: JSON can spell one ("\\ud800"), no database can store it."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def parse(frame: str) -> Any:
     try:
         return json.loads(frame)
@@ -232,7 +224,7 @@ def problem(data: Any) -> str | None:
     if not isinstance(data, dict) or data.get("type") not in ("message", "leave_message", "end"):
         return 'send {"type": "message", "text": "..."}'
     for name, value in data.items():
-        if isinstance(value, str) and not storable(value):
+        if isinstance(value, str) and not validation.whole_characters(value):
             return f"the {name} contains a character that is not valid text (half of a UTF-16 pair); please retype it"
     if data["type"] == "end":
         rating, comment = data.get("rating"), data.get("comment")

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.orm import Session
 
-from civicdesk import contacts
+from civicdesk import contacts, validation
 from civicdesk.deps import SessionDep
 from civicdesk.limits import LIMITS, MAX_FORM_FIELDS
 from civicdesk.models import ApiClient, Service, ServiceRequest
@@ -135,12 +135,9 @@ async def form_fields(request: Request) -> list[tuple[str, str]]:
     except ValueError:  # parse_qsl's "Max number of fields exceeded"
         raise Open311Error(400, f"a form may have at most {MAX_FORM_FIELDS} fields") from None
     for key, value in pairs:
-        for text in (key, value):
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError:
-                name = key.encode("utf-8", "replace").decode()[:100]
-                raise bad(name, "must not contain a lone UTF-16 surrogate (half of a character)") from None
+        if not (validation.whole_characters(key) and validation.whole_characters(value)):
+            name = key.encode("utf-8", "replace").decode()[:100]
+            raise bad(name, "must not contain a lone UTF-16 surrogate (half of a character)")
     return pairs
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
 
+from civicdesk import validation
 from civicdesk.service_requests.open311.errors import ErrorOut
 
 Format = Literal["json", "xml"]
@@ -29,7 +30,7 @@ def documented(model: Any, *not_found: str) -> dict[int | str, dict[str, Any]]:
 
 
 # Path and query text may not hold control characters: they never belong there, and PostgreSQL refuses NUL.
-ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+ONE_LINE = validation.ONE_LINE_PATTERN
 MULTI_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]*$"
 FormatPath = Annotated[Format, Path(description="Response format: json or xml.")]
 Jurisdiction = Annotated[

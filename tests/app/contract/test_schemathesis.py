@@ -55,7 +55,7 @@ def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCore]:
 
 
 def run_schemathesis(
-    core: LiveCore, path_regex: str, headers: list[str], folder: Path
+    core: LiveCore, path_regex: str, options: list[str], folder: Path
 ) -> subprocess.CompletedProcess[str]:
     command = [
         str(SCHEMATHESIS),
@@ -76,7 +76,7 @@ def run_schemathesis(
         "--workers",
         "1",
         "--no-color",
-        *headers,
+        *options,
     ]
     env = {
         **os.environ,
@@ -91,8 +91,17 @@ def run_schemathesis(
 
 @pytest.mark.parametrize("group", ["/api/v1/", "/open311/v2/"])
 def test_the_openapi_document_tells_the_truth(core: LiveCore, group: str, tmp_path: Path) -> None:
-    headers = ["--header", f"Authorization: Bearer {core.internal_key}"] if group == "/api/v1/" else []
-    result = run_schemathesis(core, f"^{group}", headers, tmp_path)
+    options = []
+    if group == "/api/v1/":
+        options = ["--header", f"Authorization: Bearer {core.internal_key}"]
+        # A booking or an RSVP is changed only with its own email or phone as proof (`contact`). The stateful phase
+        # links the reference a POST returned to PATCH and DELETE but generates its own contact, so "no appointment
+        # with that reference for that email address or phone number" (404) is the right answer, not a lost
+        # resource. Schemathesis 4.32 takes this check's settings from the command line only (`--checks all`
+        # overrides the config file), so it is excluded here, for this group; tests/app/bookings changes bookings
+        # with their proof, and Open311's group keeps the check.
+        options += ["--exclude-checks", "ensure_resource_availability"]
+    result = run_schemathesis(core, f"^{group}", options, tmp_path)
     report = result.stdout + result.stderr
     assert result.returncode == 0, f"Schemathesis found the schema and the server disagree on {group}:\n{report}"
     assert " passed" in report and "Tested: " in report, report  # it really ran

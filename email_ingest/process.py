@@ -154,6 +154,23 @@ def _classifier_text(email: ParsedEmail) -> str:
     return compose_text(email.subject, email.text)
 
 
+@dataclass(frozen=True)
+class RoutingDecision:
+    """Whether a triaged new message is filed without a person, and why (what an agent sees when it is not)."""
+
+    route: bool
+    reason: str
+
+
+def routing_decision(prediction: Prediction) -> RoutingDecision:
+    """The ingester's choice for a prediction, apart from threading and parsing (bench/blind_email.py scores it)."""
+    urgency = prediction.heads.get("urgency")
+    if urgency is not None and urgency.label == "emergency":
+        return RoutingDecision(False, f"emergency: {urgency.reason}")
+    reason = why_not_automatic(prediction)
+    return RoutingDecision(reason is None, reason or "routed")
+
+
 def why_not_automatic(prediction: Prediction) -> str | None:
     heads = prediction.heads
     for name in ("service_code", "kind", "urgency"):

@@ -401,7 +401,7 @@ def test_the_ingesters_loader_follows_promotions_and_rollbacks(
 
 def test_the_fallback_texts_and_intents_come_from_the_bot() -> None:
     fallbacks = chat_nlu.fallback_texts()
-    assert len(fallbacks) == 2 and any(text.startswith("sorry, i didn't quite understand that") for text in fallbacks)
+    assert len(fallbacks) == 2 and any(text.startswith("sorry, i'm not sure i understood that") for text in fallbacks)
     domain_intents: set[str] = set()
     for file in chat_nlu.DOMAIN.glob("*.yml"):
         for intent in yaml.safe_load(file.read_text()).get("intents") or []:
@@ -435,8 +435,8 @@ def _conversation(session: Session, turns: list[tuple[str, str]], handoff: str |
 
 
 UTTER_DEFAULT = (
-    "Sorry, I didn't quite understand that. Could you say it another way? You can also type "
-    '"help" to see what I can do, or "agent" to talk to a person.'
+    "Sorry, I'm not sure I understood that. Could you say it another way, in a sentence or two? "
+    "Or choose what you need:"
 )
 UTTER_HANDOFF_NOT_UNDERSTOOD = (
     "Sorry, I'm still not understanding. I'm passing our conversation to a Service First agent, who will reply "

@@ -666,10 +666,14 @@ def test_the_knowledge_gap_list_shows_unanswered_questions(
     for _ in range(2):
         api.get("/api/v1/kb/search", params={"q": "can I keep chickens in my backyard"}, headers={
             "Authorization": f"Bearer {token}"})  # fmt: skip
+    api.post("/api/v1/kb/gaps", json={"query": "zorp the blingle"}, headers={"Authorization": f"Bearer {token}"})
     client, _ = signed_in(app, staff["trainer"])
     page = client.get("/console/gaps").text
     assert "can I keep chickens in my backyard" in page
     assert "/console/kb/new?question=can%20I%20keep%20chickens" in page
+    rows = {row.split("</td>")[0]: row for row in page.split('<td class="text">')[1:]}
+    assert "No confident article" in rows["can I keep chickens in my backyard"]
+    assert "Not understood" in rows["zorp the blingle"]
 
 
 @SQLITE_ONLY

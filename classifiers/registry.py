@@ -107,7 +107,7 @@ def promotion_decision(
     # (what falls short, the field to compare with the active version)
     short: list[tuple[str, str]] = []
     if candidate.emergency_recall is None or candidate.emergency_recall < MIN_EMERGENCY_RECALL:
-        text = f"emergency recall (both tiers) {_figure(candidate.emergency_recall)} is below the target"
+        text = f"urgency emergency recall {_figure(candidate.emergency_recall)} is below the target"
         short.append((f"{text} {MIN_EMERGENCY_RECALL:.2f}", "emergency_recall"))
     if candidate.paging_precision is not None and candidate.paging_precision < MIN_PAGING_PRECISION:
         text = f"paging precision {_figure(candidate.paging_precision)} is below the target"

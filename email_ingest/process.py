@@ -190,7 +190,7 @@ def routing_decision(prediction: Prediction) -> RoutingDecision:
         return RoutingDecision(False, reason, urgency="emergency", possible_emergency=True)
     service, kind = heads["service_code"], heads["kind"]
     if kind.label != "service_request":
-        return RoutingDecision(False, f"{kind.label.replace('_', ' ')}: an agent answers it ({kind.reason})")
+        return RoutingDecision(False, f"{kind.label.replace('_', ' ')}: an agent answers it")
     if service.abstain:
         return RoutingDecision(False, f"service unclear: {service.reason}")
     return RoutingDecision(True, f"routed as {urgency.label}", urgency=urgency.label)

@@ -614,6 +614,9 @@ def test_trainers_promote_and_roll_back_versions_with_an_audit_trail(
     page = client.get("/console/models").text
     assert page.index(second.version) < page.index(first.version)  # newest first
     assert f"Active: version {second.version}" in page and "Roll back to this version" in page
+    # the active version's operating point: its thresholds and held-out coverage/accuracy curve
+    assert 'id="coverage-curve"' in page and "What the active version answers by itself" in page
+    assert re.search(r'<th scope="row">0\.9</th><td>\d+%</td><td>[01]\.\d{3}</td>', page)
 
     forged = client.post("/console/models/activate", data={"version": first.version, "csrf_token": "forged"})
     assert forged.status_code == 403 and registry.active_id() == second.version

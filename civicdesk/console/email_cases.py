@@ -64,6 +64,7 @@ def _page_context(session: Session, email_id: int, staff: Staff) -> dict[str, An
         "is_open": email_cases.is_open(row),
         "reason": sources.email_reason(row.status_reason),
         "queue_urgency": email_cases.queue_urgency(row.urgency),
+        "possible_emergency": email_cases.possible_emergency(row.triage),
         "parsed": parsed,
         "to": parsed.headers.get("to", "") if parsed else "",
         "date": parsed.headers.get("date", "") if parsed else "",

@@ -48,6 +48,7 @@ class QueueItem:
     url: str  # the console page where it is handled
     who: str = ""  # who wrote in, when known (an email's sender)
     due_at: dt.datetime | None = None  # its service level (service_levels.QUEUE_TARGET_HOURS)
+    flag: str = ""  # a warning shown beside the title (a possible emergency nobody was paged for)
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,9 @@ def email_reason(text: str | None) -> str:
     return text[:1].upper() + text[1:]
 
 
+POSSIBLE_EMERGENCY_FLAG = "Possible emergency: nobody was paged"
+
+
 def email_items(session: Session) -> list[QueueItem]:
     return [
         QueueItem(
@@ -115,6 +119,7 @@ def email_items(session: Session) -> list[QueueItem]:
             waiting_since=case.received_at,
             url=f"/console/email/{case.id}",
             who=(case.sender or case.sender_address or "unknown sender")[:300],
+            flag=POSSIBLE_EMERGENCY_FLAG if email_cases.possible_emergency(case.triage) else "",
         )
         for case in email_cases.waiting(session)
     ]

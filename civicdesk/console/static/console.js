@@ -34,6 +34,7 @@
       const link = el("a", "", item.title);
       link.href = item.url;
       title.appendChild(link);
+      if (item.flag) title.append(" ", el("span", "badge flag-emergency", item.flag));
       if (item.who) {
         title.appendChild(el("br"));
         title.appendChild(el("span", "hint", "From " + item.who));

@@ -6,6 +6,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,22 @@ def test_missing_python_310_is_named(tmp_path: Path) -> None:
         "civicdesk: error: Python 3.10 not found (needed for the Rasa engine environment): "
         "set PYTHON310=/path/to/python3.10, put python3.10 on PATH, or install it with pyenv"
     ]
+
+
+def test_find_python_prints_the_interpreter_behind_a_shim(tmp_path: Path) -> None:
+    # A pyenv shim is a script that execs the interpreter; `uv sync --python SHIM` would not see that .venv was
+    # built from that interpreter and would replace it, so `make run` must be given the interpreter itself.
+    real = Path(sys.executable).resolve()
+    shim = tmp_path / "python3"
+    shim.write_text(f'#!/usr/bin/env bash\nexec "{real}" "$@"\n')
+    shim.chmod(0o755)
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    env = {**os.environ, f"PYTHON{version.replace('.', '')}": str(shim)}
+    result = subprocess.run(
+        [str(PROJECT_ROOT / "scripts" / "find-python"), version], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip()).resolve() == real
 
 
 def test_readme_settings_table_lists_every_setting() -> None:

@@ -137,3 +137,10 @@ def test_api_docs_are_served_except_in_production_unless_the_setting_says() -> N
     ]:
         settings = Settings(_env_file=None, env=env, api_docs=api_docs, **secrets)  # type: ignore[call-arg]
         assert settings.serves_api_docs is served, (env, api_docs)
+
+
+def test_readme_lists_every_process_of_the_procfile() -> None:
+    started = [line.split(":", 1)[1].strip() for line in (PROJECT_ROOT / "Procfile").read_text().splitlines() if line]
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    table = re.findall(r"^\| [^|]+ \| [^|]+ \| `(civicdesk [^`]+)` \|$", readme, flags=re.M)
+    assert sorted(table) == sorted(command.removeprefix(".venv/bin/") for command in started)

@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from civicdesk import validation
+from civicdesk import labels, validation
 from civicdesk.chat import service as chat
 from civicdesk.chat.gateway import hub_of, message_json, wait_for_news
 from civicdesk.console.deps import ChatStaff, FormShort, FormText, RequestFormData, Staff, is_fetch, socket_staff
@@ -30,7 +30,7 @@ from civicdesk.errors import InvalidInput, NotFound
 from civicdesk.models import Conversation, Service
 from civicdesk.service_requests import service as service_requests
 from civicdesk.staff import audit
-from civicdesk.work import queue, sources
+from civicdesk.work import queue
 
 router = APIRouter(prefix="/console")
 
@@ -92,7 +92,7 @@ def _page_context(session: Session, conversation_id: int, staff: Staff, service:
         "linked": linked,
         "filed_elsewhere": conversation.service_request is not None and linked is None,
         "position": chat.queue_position(session, conversation),
-        "reason": sources.reason_label(conversation.handoff_reason),
+        "reason": labels.handoff_reason(conversation.handoff_reason),
         "mine": conversation.owner == "agent" and conversation.agent == staff.email,
         "services": services,
         "activity": audit.for_record(session, "conversation", conversation.id),

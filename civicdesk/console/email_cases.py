@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from civicdesk import labels
+from civicdesk.labels import email_reason
 from civicdesk.chat import service as chat
 from civicdesk.console.deps import EmailStaff, FormCode, FormEmailText, FormShort, RequestFormData, Staff, is_fetch
 from civicdesk.console.templating import render
@@ -62,7 +62,7 @@ def _page_context(session: Session, email_id: int, staff: Staff) -> dict[str, An
         "staff": staff,
         "case": row,
         "is_open": email_cases.is_open(row),
-        "reason": labels.email_reason(row.status_reason),
+        "reason": email_reason(row.status_reason),
         "queue_urgency": email_cases.queue_urgency(row.urgency),
         "parsed": parsed,
         "to": parsed.headers.get("to", "") if parsed else "",

@@ -16,11 +16,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from civicdesk.labels import email_reason
 from civicdesk.chat import service as chat
 from civicdesk.console.deps import EmailStaff, FormCode, FormEmailText, FormShort, RequestFormData, Staff, is_fetch
 from civicdesk.console.templating import render
 from civicdesk.errors import InvalidInput
+from civicdesk.labels import email_reason
 from civicdesk.mail import cases as email_cases
 from civicdesk.models import InboundEmail, Service
 from civicdesk.service_requests import service as service_requests

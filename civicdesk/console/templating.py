@@ -46,7 +46,7 @@ def service_level(request: ServiceRequest) -> str:
 
 environment.filters["local"] = local_time
 environment.filters["service_level"] = service_level
-environment.globals["labels"] = labels  # human words for stored codes, the same the reports use
+environment.globals["human"] = labels  # human words for stored codes, the same the reports use
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "

@@ -154,3 +154,53 @@ def role(code: str, plural: bool = False) -> str:
 
 def slot(name: str) -> str:
     return SLOTS.get(name, words(name))
+
+
+# What a staff member did, as the activity lists on the chat, email and request pages say it (audit log actions).
+AUDIT_ACTIONS = {
+    "auth.login": "signed in",
+    "auth.logout": "signed out",
+    "auth.throttled": "sign-in refused after too many tries",
+    "chat.claim": "claimed the chat",
+    "chat.close": "closed the chat",
+    "chat.hand_back": "handed the chat back to the assistant",
+    "chat.note": "added a note",
+    "chat.reply": "replied",
+    "chat.request": "filed a service request",
+    "chat.request_update": "updated the service request",
+    "conversation.view": "viewed the chat",
+    "email.attach": "attached the email to a request",
+    "email.confirm": "confirmed the triage labels",
+    "email.correct": "corrected the triage labels",
+    "email.handled": "marked the email handled",
+    "email.request": "filed a service request",
+    "email.view": "viewed the email",
+    "request.attach_email": "attached an email",
+    "request.create": "created the request",
+    "request.update": "updated the request",
+    "request.view": "viewed the request",
+    "sla.escalate": "escalated: waiting past its service level",
+    "triage.promote": "promoted a triage model",
+    "triage.retrain": "retrained the triage models",
+    "triage.rollback": "rolled back a triage model",
+    "user.create": "created a console account",
+    "user.disable": "disabled a console account",
+    "resident_export": "exported a resident's records",
+    "resident_erase": "erased a resident's records",
+}
+
+
+def audit_action(code: str) -> str:
+    return AUDIT_ACTIONS.get(code, code.replace(".", ": ").replace("_", " "))
+
+
+# The assistant's handoff summary (actions/handoff.py `summary`) is lines of "Name: value": why, the task under way,
+# each detail collected (as stored codes: "Appointment type: flu_covid_vaccine") and the resident's last words.
+# Staff read the details worded from the structured slots instead, so only these lines of it are shown.
+SUMMARY_LINES = ("Reason:", "Task under way:", "Last message:")
+
+
+def summary(text: str | None) -> str:
+    """The assistant's summary without its lines of raw details (shown worded elsewhere on the page)."""
+    lines = [line for line in (text or "").splitlines() if line.startswith(SUMMARY_LINES)]
+    return " ".join(lines) if lines else (text or "").strip()

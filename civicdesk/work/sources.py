@@ -56,7 +56,7 @@ def last_resident_words(session: Session, conversation_id: int) -> str:
 def chat_items(session: Session) -> list[QueueItem]:
     items = []
     for conversation in chat.waiting(session):
-        title = conversation.summary or last_resident_words(session, conversation.id)
+        title = labels.summary(conversation.summary) or last_resident_words(session, conversation.id)
         items.append(
             QueueItem(
                 kind="chat",
@@ -79,7 +79,7 @@ def _set_chat_urgency(session: Session, key: str, urgency: str) -> None:
 
 def _chat_escalation_title(session: Session, item: QueueItem) -> str:
     conversation = session.get(Conversation, int(item.key))
-    return (conversation.summary if conversation and conversation.summary else "chat waiting for an agent")[:120]
+    return ((labels.summary(conversation.summary) if conversation else "") or "chat waiting for an agent")[:120]
 
 
 def email_items(session: Session) -> list[QueueItem]:

@@ -204,3 +204,8 @@ def summary(text: str | None) -> str:
     """The assistant's summary without its lines of raw details (shown worded elsewhere on the page)."""
     lines = [line for line in (text or "").splitlines() if line.startswith(SUMMARY_LINES)]
     return " ".join(lines) if lines else (text or "").strip()
+
+
+def spaced(code: str) -> str:
+    """A lower-case code read inside a sentence ("in_progress" -> "in progress"): statuses, kinds, urgencies."""
+    return code.replace("_", " ")

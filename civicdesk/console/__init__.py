@@ -41,7 +41,8 @@ for part in (site, sign_in, chats, email_cases, requests, kb, audit_log, models_
 async def refused_page(request: Request, error: Exception) -> HTMLResponse:
     """The HTML 403 page of the console (registered by the app for `PageRefused`)."""
     assert isinstance(error, PageRefused)
-    context = {"staff": error.staff, "roles": [labels.role(role, plural=True) for role in error.roles]}
+    roles = [labels.role(role, plural=True) for role in error.roles]
+    context = {"staff": error.staff, "roles": " and ".join(filter(None, [", ".join(roles[:-1]), *roles[-1:]]))}
     return render(request, "console/refused.html", context, status_code=error.status_code)
 
 

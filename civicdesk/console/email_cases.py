@@ -71,6 +71,7 @@ def _page_context(session: Session, email_id: int, staff: Staff) -> dict[str, An
         "html": email_cases.html_body(parsed) if parsed else None,
         "raw_preview": email_cases.raw_preview(row) if parsed is None else "",
         "heads": _heads(row, names),
+        "service_names": names,
         "emergencies": (row.triage or {}).get("emergencies") or [],
         "entities": email_cases.entities(row),
         "entity_names": email_cases.ENTITY_NAMES,

@@ -86,6 +86,8 @@
   if (page) {
     const transcript = document.getElementById("transcript");
     const status = document.getElementById("chat-status");
+    // Open at the newest message: what the resident said last (an emergency, say) is what the agent needs first.
+    transcript.scrollTop = transcript.scrollHeight;
     const seen = new Set(Array.from(transcript.querySelectorAll("[data-id]")).map(function (li) { return li.dataset.id; }));
     let lastId = Math.max(0, ...Array.from(seen).map(Number));
     let retry = 1000;

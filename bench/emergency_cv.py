@@ -61,7 +61,7 @@ def held_out_probabilities(
     texts: list[str], labels: list[str], sha256: str
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Classes, calibrated held-out probabilities (row order) and each row's fold, as train() computes them."""
-    cache = CACHE_DIR / f"emergency_cv_{sha256[:16]}_{RANDOM_STATE}.npz"
+    cache = CACHE_DIR / f"emergency_cv_grouped_{sha256[:16]}_{RANDOM_STATE}.npz"
     if cache.is_file():
         stored = np.load(cache, allow_pickle=False)
         return stored["classes"].tolist(), stored["proba"], stored["fold"]
@@ -69,7 +69,7 @@ def held_out_probabilities(
     classes = sorted(set(labels))
     scores = np.zeros((len(labels), len(classes)))
     fold = np.zeros(len(labels), dtype=int)
-    for number, (fit_rows, held_out) in enumerate(validation_splits(labels, RANDOM_STATE)[1]):
+    for number, (fit_rows, held_out) in enumerate(validation_splits(labels, RANDOM_STATE, texts)[1]):
         scores[held_out] = _fit(matrix, labels, fit_rows, held_out, RANDOM_STATE)
         fold[held_out] = number
     index_of = {label: i for i, label in enumerate(classes)}
@@ -125,7 +125,8 @@ def main() -> None:
         )
 
     every = np.arange(len(texts))
-    print(f"urgency held-out predictions on {len(texts)} training rows ({validation_splits(plan.labels, 0)[0]}):")
+    described = validation_splits(plan.labels, 0, texts)[0]
+    print(f"urgency held-out predictions on {len(texts)} training rows ({described}):")
     scores("model argmax", truth, proba.argmax(axis=1) == column)
     scores("rules", truth, np.array([bool(h) for h in hits]))
     scores("argmax OR rules (before the tiers)", truth, decided(UrgencyThresholds(), every)[0])

@@ -29,10 +29,12 @@ from classifiers.model import (
     decide,
     is_stale,
     load_model,
+    near_duplicate_groups,
     threshold_for_precision,
     threshold_for_recall,
     train,
     urgency_thresholds_for,
+    validation_splits,
 )
 from classifiers.rules import EmergencyHit, RuleEngine, extract_entities, find_emergencies
 from classifiers.store import META_FILE, load_trusted
@@ -592,3 +594,29 @@ def test_cli_errors_are_one_line_and_exit_2(
     assert result.stderr.startswith("error: ") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.output
+
+
+def test_variants_of_one_message_are_held_out_together() -> None:
+    """Templated training mail (one situation, several voices) must not sit on both sides of a validation split."""
+    variants = [
+        f"{greeting} the streetlight outside {number} Birch Lane has been out for a week and the corner is dark {end}"
+        for greeting, number, end in [("Hi,", 12, "Thanks"), ("Hello", 14, "Regards"), ("Good morning", 9, "Cheers")]
+    ]
+    others = [
+        "Missed garbage pickup on Willow Crescent this morning, the truck went right past",
+        "Graffiti sprayed across the bus shelter glass on King Street",
+        "Tree branch hanging over the sidewalk on Mill Road after the storm",
+        "My recycling box was cracked by the truck, can I get a new one",
+        "Loud music from the bar on Queen Street past 2 am every weekend",
+        "Pothole on Regional Road 24 near the school, cars swerve around it",
+    ]
+    groups = near_duplicate_groups(variants + others)
+    assert len(set(groups[:3])) == 1
+    assert len(set(groups[3:])) == len(others) and groups[0] not in set(groups[3:])
+
+    labels = ["streetlight_out"] * 3 + ["other"] * 6 + ["streetlight_out"] * 2
+    texts = variants + others + ["Light out on Elm Street", "Lamp flickering by the park gate on Oak Avenue"]
+    described, splits = validation_splits(labels, 0, texts)
+    assert "near-duplicates held out together" in described
+    for _, held_out in splits:
+        assert len(set(held_out) & {0, 1, 2}) in (0, 3)

@@ -13,7 +13,7 @@ from civicdesk.errors import UserError
 
 def report(
     start: Annotated[str, typer.Option("--from", help="First day of the period, YYYY-MM-DD.")],
-    end: Annotated[str, typer.Option("--to", help="Day after the period, YYYY-MM-DD (not included).")],
+    end: Annotated[str, typer.Option("--to", help="Last day of the period, YYYY-MM-DD (included).")],
     out: Annotated[Path, typer.Option("--out", help="File to write.")],
     fmt: Annotated[str, typer.Option("--format", help="html, pdf or csv.")] = "html",
 ) -> None:
@@ -23,7 +23,7 @@ def report(
 
     if fmt not in report_render.FORMATS:
         raise UserError(f"--format {fmt!r} is not one of: {', '.join(report_render.FORMATS)}")
-    period = reports.parse_period(start, end)
+    period = reports.parse_period(start, end, last_day_included=True)
     factory = session_factory()
     with factory() as session:
         data = report_render.render(reports.build(session, period), fmt)

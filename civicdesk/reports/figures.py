@@ -79,14 +79,19 @@ class Period:
         return f"{self.start:%B} {self.start.day}, {self.start.year} to {last:%B} {last.day}, {last.year}"
 
 
-def parse_period(start: str, end: str) -> Period:
-    """The period from two ISO dates (YYYY-MM-DD), `end` excluded; a clear error when they make no period."""
+def parse_period(start: str, end: str, *, last_day_included: bool = False) -> Period:
+    """The period from two ISO dates (YYYY-MM-DD): `end` is the day after the period, or with `last_day_included`
+    its last day (the command line's `--to`); a clear error when they make no period."""
     dates = []
     for name, text in (("from", start), ("to", end)):
         try:
             dates.append(dt.date.fromisoformat(text.strip()))
         except ValueError:
             raise InvalidInput(name, f"{text.strip()[:40]!r} is not a date like 2026-11-01") from None
+    if last_day_included:
+        if dates[1] < dates[0]:
+            raise InvalidInput("to", "the last day must not be before the first day")
+        dates[1] += dt.timedelta(days=1)
     period = Period(dates[0], dates[1])
     if period.end <= period.start:
         raise InvalidInput("to", "the end date must be after the start date (the end date is not included)")

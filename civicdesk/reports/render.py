@@ -40,14 +40,26 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
+def _plotted(figure: Figure) -> list[tuple[str, float]]:
+    # A rate among counts (first-contact %) is in the table, not on the counts' axis.
+    rows = [r for r in figure.rows if figure.unit == "%" or not r[0].endswith("%")]
+    return rows if figure.chart == "line" or figure.key == "requests_by_hour" else rows[:MAX_BARS]
+
+
 def has_chart(figure: Figure) -> bool:
-    return figure.chart != "none" and bool(figure.rows)
+    """Whether there is something to draw: an axis of zeros tells a reader nothing, so it is said in words."""
+    return figure.chart != "none" and any(value for _, value in _plotted(figure))
+
+
+def nothing_to_chart(figure: Figure) -> bool:
+    return figure.chart != "none" and not figure.note and not has_chart(figure)
+
+
+NOTHING_TO_CHART = "Nothing to chart in this period: every count is zero or there is nothing to count."
 
 
 def _draw(figure: Figure, ax: Axes) -> None:
-    # A rate among counts (first-contact %) is in the table, not on the counts' axis.
-    rows = [r for r in figure.rows if figure.unit == "%" or not r[0].endswith("%")]
-    rows = rows if figure.chart == "line" or figure.key == "requests_by_hour" else rows[:MAX_BARS]
+    rows = _plotted(figure)
     labels = [label for label, _ in rows]
     values = [value for _, value in rows]
     if figure.chart == "barh":
@@ -99,6 +111,8 @@ def context(report: Report) -> dict[str, object]:
         "region": REGION,
         "centre": CENTRE,
         "charts": charts(report),
+        "nothing_to_chart": {f.key for f in report.figures if nothing_to_chart(f)},
+        "nothing_to_chart_text": NOTHING_TO_CHART,
         "number": _number,
         "generated": report.generated_at.astimezone(REGION_TZ).strftime("%Y-%m-%d %H:%M"),
     }
@@ -176,6 +190,8 @@ def _figure_page(pdf: PdfPages, figure: Figure) -> None:
         _draw(figure, page.add_axes((left, 0.6, 0.9 - left, 0.32)))
     else:
         page.text(0.5, 0.85, figure.title, ha="center", fontsize=14)
+        if nothing_to_chart(figure):
+            page.text(0.5, 0.78, NOTHING_TO_CHART, ha="center", fontsize=10, color="#555555")
     caption = textwrap.fill(figure.note or figure.caption, 100)
     page.text(0.5, 0.52, caption, ha="center", va="top", fontsize=9)
     _table(page, figure, 0.04, 0.42)

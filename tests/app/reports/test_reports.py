@@ -282,16 +282,19 @@ def test_the_report_command_writes_each_format_and_refuses_bad_dates(
     runner = CliRunner()
     for fmt in ("csv", "pdf", "html"):
         out = tmp_path / f"october.{fmt}"
-        args = ["report", "--from", "2026-10-01", "--to", "2026-11-01", "--format", fmt, "--out", str(out)]
+        args = ["report", "--from", "2026-10-01", "--to", "2026-10-31", "--format", fmt, "--out", str(out)]
         result = runner.invoke(cli_app, args, env=cli_env)
         assert result.exit_code == 0, result.output
         assert "October 1, 2026 to October 31, 2026" in result.output
+    one_day = ["report", "--from", "2026-10-05", "--to", "2026-10-05", "--out", str(tmp_path / "day.html")]
+    result = runner.invoke(cli_app, one_day, env=cli_env)
+    assert result.exit_code == 0 and "October 5, 2026 to October 5, 2026" in result.output, result.output
     assert "requests_by_channel,phone,3" in (tmp_path / "october.csv").read_text()
     assert (tmp_path / "october.pdf").read_bytes().startswith(b"%PDF")
     for args, message in (
-        (["--from", "2026-10-32", "--to", "2026-11-01"], "'2026-10-32' is not a date"),
-        (["--from", "2026-11-01", "--to", "2026-10-01"], "must be after the start date"),
-        (["--from", "2026-10-01", "--to", "2026-11-01", "--format", "docx"], "is not one of: html, pdf, csv"),
+        (["--from", "2026-10-32", "--to", "2026-10-31"], "'2026-10-32' is not a date"),
+        (["--from", "2026-11-01", "--to", "2026-10-01"], "the last day must not be before the first day"),
+        (["--from", "2026-10-01", "--to", "2026-10-31", "--format", "docx"], "is not one of: html, pdf, csv"),
     ):
         result = runner.invoke(cli_app, ["report", *args, "--out", str(tmp_path / "x")], env=cli_env)
         assert result.exit_code != 0 and message in str(result.exception), result.output
@@ -386,3 +389,17 @@ def test_questions_with_no_words_left_are_grouped_for_review() -> None:
     assert reports.cluster_gaps([]) == []
     assert [c.title for c in reports.cluster_gaps(["the", "and"])] == ["Questions to review"]
     assert [c.title for c in reports.cluster_gaps(["dog licence"])] == ["Dog licence"]
+
+
+def test_a_chart_of_zeros_is_said_in_words_not_drawn() -> None:
+    zeros = reports.Figure("first_contact_resolution", "First-contact resolution", "caption", "measure", "requests",
+                           [("first contact", 0.0), ("later contact", 0.0), ("first contact %", 0.0)])  # fmt: skip
+    counted = reports.Figure("requests_by_channel", "Requests by channel", "caption", "channel", "requests",
+                             [("phone", 3.0), ("email", 0.0)])  # fmt: skip
+    assert not report_render.has_chart(zeros) and report_render.nothing_to_chart(zeros)
+    assert report_render.has_chart(counted) and not report_render.nothing_to_chart(counted)
+    report = reports.Report(OCTOBER, dt.datetime(2026, 11, 2, tzinfo=dt.UTC), [zeros, counted], [])
+    html = report_render.to_html(report)
+    first, second = html.split('id="requests_by_channel"')
+    assert report_render.NOTHING_TO_CHART in first and "<img" not in first.split('id="first_contact_resolution"')[1]
+    assert "<img" in second and report_render.NOTHING_TO_CHART not in second

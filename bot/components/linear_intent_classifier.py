@@ -105,6 +105,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         self.intercept: np.ndarray | None = None
         # The training examples' weighted features, for the similarity to the nearest one.
         self.examples: sp.csr_matrix | None = None
+        self._examples_t = sp.csr_matrix((0, 0))
         self.temperature = 1.0
         self.threshold = 0.0
 
@@ -169,6 +170,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         self._choose_fallback(x, y)
         self.labels, self.coef, self.intercept = self._fit(x, y)
         self.examples = x.astype(np.float32)
+        self._examples_t = self.examples.T.tocsr()
         self.persist()
         return self._resource
 
@@ -192,7 +194,9 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
                 continue
             labels, coef, intercept = self._fit(x[train], y[train])
             held_out.append(
-                HeldOut(_logits(x[test], coef, intercept), np.array(labels), y[test], _nearest(x[test], x[train]))
+                HeldOut(
+                    _logits(x[test], coef, intercept), np.array(labels), y[test], _nearest(x[test], x[train].T.tocsr())
+                )
             )
         if not held_out:
             logger.warning("Too few examples to hold any out: the classifier will never fall back.")
@@ -218,7 +222,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         if x.shape[1] != self.coef.shape[1]:
             raise ValueError(f"expected {self.coef.shape[1]} features, got {x.shape[1]}")
         probabilities = _softmax(_logits(x, self.coef, self.intercept), self.temperature)
-        answerability = _answerability(probabilities.max(axis=1), _nearest(x, self.examples))
+        answerability = _answerability(probabilities.max(axis=1), _nearest(x, self._examples_t))
         for message, row, score in zip(messages, probabilities, answerability, strict=True):
             order = np.argsort(-row)[: self.config["ranking_length"]]
             ranking = [{"name": self.labels[i], "confidence": float(row[i])} for i in order]
@@ -270,6 +274,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
                     (arrays["examples_data"], arrays["examples_indices"], arrays["examples_indptr"]),
                     shape=tuple(arrays["examples_shape"]),
                 )
+                component._examples_t = component.examples.T.tocsr()
                 settings = json.loads((directory / LABELS_FILE).read_text(encoding="utf-8"))
                 component.labels = settings["labels"]
                 component.temperature = float(settings["temperature"])
@@ -293,12 +298,13 @@ def _softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def _nearest(x: sp.csr_matrix, examples: sp.csr_matrix) -> np.ndarray:
-    """Cosine similarity of each row to its nearest training example (rows are unit length)."""
-    if examples.shape[0] == 0:
+def _nearest(x: sp.csr_matrix, examples_t: sp.csr_matrix) -> np.ndarray:
+    """Cosine similarity of each row to its nearest training example (rows are unit length); the examples come
+    transposed (features x examples, CSR) so a product needs no conversion per call."""
+    if examples_t.shape[1] == 0:
         return np.zeros(x.shape[0])
     best = [
-        np.asarray((x[i : i + CHUNK] @ examples.T).max(axis=1).todense()).ravel() for i in range(0, x.shape[0], CHUNK)
+        np.asarray((x[i : i + CHUNK] @ examples_t).max(axis=1).todense()).ravel() for i in range(0, x.shape[0], CHUNK)
     ]
     return np.clip(np.concatenate(best), 0.0, 1.0) if best else np.zeros(0)
 

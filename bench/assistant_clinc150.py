@@ -178,7 +178,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-full", action="store_true", help="only the proxy bots")
     parser.add_argument("--full-diet-epochs", type=int, default=0, help="also DIET on full CLINC150 (slow)")
-    parser.add_argument("--proxy-diet-epochs", type=int, default=100, help="DIET's epochs on the proxy bots")
+    parser.add_argument("--proxy-diet-epochs", type=int, default=100, help="DIET's epochs on proxies (0: none)")
     args = parser.parse_args()
     data = json.loads(CLINC.read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory() as directory:
@@ -202,7 +202,8 @@ def main() -> None:
                 f"{bot.examples_per_intent} examples; test {len(test) - out_scope} in-scope + {out_scope} out-of-scope"
             )
             print(f"  bot/config.yml: {run(CONFIG, train, test, scratch)}", flush=True)
-            print(f"  DIET ({args.proxy_diet_epochs} epochs): {run(diet, train, test, scratch)}", flush=True)
+            if args.proxy_diet_epochs:
+                print(f"  DIET ({args.proxy_diet_epochs} epochs): {run(diet, train, test, scratch)}", flush=True)
 
 
 if __name__ == "__main__":

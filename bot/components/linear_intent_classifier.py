@@ -88,7 +88,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             # examples (questions, reports) do not crowd out the small ones; None weighs all alike.
             "class_weight": None,
             # What a wrong answer and an "I'm not sure" cost: the fallback threshold follows from their ratio.
-            "wrong_answer_cost": 2.0,
+            "wrong_answer_cost": 3.0,
             "fallback_cost": 1.0,
             # Folds of the training data whose held-out predictions fit the temperature and the threshold.
             "folds": 5,

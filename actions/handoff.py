@@ -9,12 +9,17 @@ themselves. It also sets the task under way aside (``resume_loop``) so ``/handba
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+
+from actions.clients.core import CoreAPIError, CoreClient
+
+logger = logging.getLogger(__name__)
 
 # Why the conversation goes to a person, from the intent that led there: (reason, urgency).
 REASONS: dict[str, tuple[str, str]] = {
@@ -157,6 +162,12 @@ class ActionNotUnderstood(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         outcome = "handoff" if fallbacks_in_a_row(tracker) >= 2 else "rephrase"
+        text = (tracker.latest_message or {}).get("text") or ""
+        if text and not text.startswith("/"):  # a button's payload is not something a resident asked
+            try:
+                await CoreClient.from_env().report_gap(text)
+            except CoreAPIError as error:  # the reply must not wait on the knowledge-gap log
+                logger.warning("could not record a knowledge gap: %s", error)
         return [SlotSet("fallback_outcome", outcome)]
 
 

@@ -125,7 +125,7 @@ def write_nlu(rows: list[list[str]], path: Path) -> None:
 
 def diet_config(epochs: int, scratch: Path) -> Path:
     """bot/config.yml with DIET (intents only, no transformer layers) in place of the linear classifier, and
-    Rasa's default FallbackClassifier (threshold 0.3, ambiguity 0.1) after the entity extractors."""
+    Rasa's default FallbackClassifier (threshold 0.3, ambiguity 0.1) at the end of the pipeline."""
     text = CONFIG.read_text(encoding="utf-8")
     diet = (
         "  - name: DIETClassifier\n"
@@ -139,7 +139,7 @@ def diet_config(epochs: int, scratch: Path) -> Path:
         r"  - name: bot\.components\.linear_intent_classifier\.LinearIntentClassifier\n((    .*)?\n)*", diet, text
     )
     fallback = "  - name: FallbackClassifier\n    threshold: 0.3\n    ambiguity_threshold: 0.1\n"
-    text = text.replace("  - name: EntitySynonymMapper\n", "  - name: EntitySynonymMapper\n" + fallback)
+    text = text.replace("\npolicies:", fallback + "\npolicies:")
     path = scratch / f"config_diet_{epochs}.yml"
     path.write_text(text, encoding="utf-8")
     return path

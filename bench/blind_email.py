@@ -10,7 +10,8 @@ Printed:
   runs): routed without a person, and the share of those routed to the labelled service (issue 14: >= 40 % and
   >= 92 % on real reports);
 - per head: accuracy, macro-F1, and the share answered automatically with its accuracy;
-- emergencies: recall of the emergency path (rules, model), and the precision of what it flags;
+- emergencies: recall of both tiers together (rules, model), the precision of what they flag, and of the tier
+  that pages the on-call contact;
 - a plain TF-IDF + logistic regression on the same training files: its service macro-F1, and the ratio.
 """
 
@@ -67,6 +68,11 @@ def report(model: TriageModel, rows: list[dict[str, str]]) -> None:
     found = [i for i in flagged if rows[i]["urgency"] == "emergency"]
     print(f"emergencies flagged: recall {share(len(found), len(emergencies))}")
     print(f"  precision {share(len(found), len(flagged))}")
+    paged = [i for i, p in enumerate(predictions) if p.emergency_tier == "page"]
+    paged_right = [i for i in paged if rows[i]["urgency"] == "emergency"]
+    print(f"  paged to on call (rule or paging threshold): precision {share(len(paged_right), len(paged))}")
+    unpaged = len(flagged) - len(paged)
+    print(f"    recall {share(len(paged_right), len(emergencies))}; at the queue top unpaged: {unpaged}")
     routine = [i for i, row in enumerate(rows) if row["urgency"] == "routine"]
     print(f"routine messages flagged as emergencies: {share(sum(i in set(flagged) for i in routine), len(routine))}")
 

@@ -90,6 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Valid input the current state refuses; the message is the reason to give the resident.
         return JSONResponse({"detail": str(error)}, status_code=409)
 
+    app.add_exception_handler(console.PageRefused, console.refused_page)
+
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:
         headers = dict(error.headers or {})

@@ -55,34 +55,72 @@ def _head_line(head: str, metrics: dict[str, Any]) -> str:
         )
     if "emergency_recall" in metrics:
         line += (
-            f"\n  {'':<13} emergency recall {number(metrics['emergency_recall'])} "
-            f"(model alone {number(metrics['emergency_recall_model'])}), "
+            f"\n  {'':<13} emergencies (both tiers): recall {number(metrics['emergency_recall'])} "
+            f"(model argmax alone {number(metrics['emergency_recall_model'])}), "
             f"precision {number(metrics['emergency_precision'])}"
         )
+    if "paging_precision" in metrics:
+        line += (
+            f"\n  {'':<13} paged to on call: {metrics['paged']}, precision {number(metrics['paging_precision'])}, "
+            f"recall {number(metrics['paging_recall'])}"
+        )
     return line
+
+
+def _curve_line(metrics: dict[str, Any]) -> str:
+    """The coverage/accuracy trade-off of a head's top label: `threshold: answered share @ accuracy`."""
+    points = "  ".join(
+        f"{p['threshold']:g}: {_percent(p['coverage'])} @ {number(p['accuracy'])}" for p in metrics["coverage_curve"]
+    )
+    return f"  {'':<13} confidence threshold: answered @ accuracy  {points}"
+
+
+def thresholds_lines(meta: dict[str, Any]) -> list[str]:
+    """The operating point stored in a model: each head's threshold and the urgency's emergency thresholds."""
+    target = meta.get("target_accuracy")
+    heads = ", ".join(f"{head} {number(value)}" for head, value in meta.get("thresholds", {}).items())
+    urgency = meta.get("urgency_thresholds") or {}
+    targets = urgency.get("targets") or {}
+    return [
+        f"operating point (chosen on held-out training rows for accuracy {target}): confidence thresholds {heads}",
+        f"  urgency: page on call at P(emergency) >= {number(urgency.get('page'))} (held-out precision "
+        f">= {targets.get('paging_precision')}, and every emergency rule hit); possible emergency at P(emergency) "
+        f">= {number(urgency.get('possible'))} (held-out recall {targets.get('possible_recall')}); urgent at "
+        f"P(urgent) >= {number(urgency.get('urgent'))} (held-out recall {targets.get('urgent_recall')})",
+    ]
 
 
 @app.command()
 def train(
     data: Annotated[list[Path], typer.Option("--data", help="Labelled JSONL or CSV file; repeat for several.")],
     out: Annotated[Path, typer.Option("--out", help="Directory to write the model to.")],
-    target_precision: Annotated[
+    target_accuracy: Annotated[
         float,
-        typer.Option(min=0.5, max=0.999, help="Precision that automatic answers must reach on validation data."),
-    ] = 0.97,
+        typer.Option(
+            min=0.5,
+            max=0.999,
+            help="Accuracy that each head's automatic answers must reach on held-out training rows: higher sends "
+            "more mail to a person (see the coverage/accuracy curve that `evaluate` prints).",
+        ),
+    ] = 0.95,
 ) -> None:
     """Train one model per label column found in the data and save it with its thresholds and metrics."""
     from classifiers.model import train as train_model  # keeps `--help` fast
+    from classifiers.store import read_meta
 
     try:
-        result = train_model(data, out, target_precision=target_precision)
+        result = train_model(data, out, target_accuracy=target_accuracy)
+        meta = read_meta(out)
     except USER_ERRORS as exc:
         fail(str(exc))
     rows = max(result.rows.values())
     typer.echo(f"trained {', '.join(result.heads)} on {rows} rows in {result.seconds:.1f} s -> {result.model_dir}")
-    typer.echo(f"validation on held-out training rows (target precision {target_precision:g}):")
+    typer.echo(f"validation on held-out training rows (target accuracy {target_accuracy:g}):")
     for head in result.heads:
         typer.echo(_head_line(head, result.metrics[head]))
+        typer.echo(_curve_line(result.metrics[head]))
+    for line in thresholds_lines(meta):
+        typer.echo(line)
 
 
 @app.command()
@@ -113,6 +151,9 @@ def evaluate(
         typer.echo(f"{data}: {max(m['rows'] for m in metrics.values())} rows")
         for head, head_metrics in metrics.items():
             typer.echo(_head_line(head, head_metrics))
+            typer.echo(_curve_line(head_metrics))
+        for line in thresholds_lines(triage.meta):
+            typer.echo(line)
     if report is not None:
         typer.echo(f"report written to {written}", err=as_json)
 

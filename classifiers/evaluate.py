@@ -16,8 +16,10 @@ def evaluate(model: TriageModel, data_path: Path) -> dict[str, dict[str, Any]]:
 
     Each head has accuracy, macro_f1, abstain_rate, answered, accuracy_answered, per_class
     {label: {precision, recall, f1, support}}, confusion_matrix, reliability bins, ece, decided_by_rule and
-    accuracy_answered_model (automatic answers of the model alone); urgency also has emergency_recall,
-    emergency_precision (rules included), emergency_recall_model and emergency_missed.
+    accuracy_answered_model (automatic answers of the model alone), coverage_curve (coverage and accuracy of the
+    model's top label at fixed confidence thresholds); urgency also has emergency_recall, emergency_precision
+    (both tiers and the rules), emergency_recall_model, emergency_missed, and paged, paging_precision and
+    paging_recall (the tier that notifies the on-call contact).
     Accuracy and F1 count the suggested label of abstained rows too; accuracy_answered counts only the rows
     decided automatically.
     """
@@ -39,6 +41,7 @@ def evaluate(model: TriageModel, data_path: Path) -> dict[str, dict[str, Any]]:
             classes[proba.argmax(axis=1)].tolist(),
             proba.max(axis=1).tolist(),
             [d.source == "rule" for d in decisions],
+            [d.tier for d in decisions],
         )
     if not results:
         raise DataError(f"{data_path}: no labels for this model's heads ({', '.join(model.heads)})")

@@ -9,7 +9,10 @@ import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 EMERGENCY = "emergency"
+PAGE = "page"  # the emergency tier that notifies the on-call contact (classifiers.model)
 RELIABILITY_BINS = 10
+# Confidence thresholds at which the coverage/accuracy trade-off is shown (what a centre picks its target from).
+CURVE_THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99)
 
 
 def _r(value: float) -> float:
@@ -24,10 +27,11 @@ def head_metrics(
     model_pred: Sequence[str],
     model_confidence: Sequence[float],
     by_rule: Sequence[bool] | None = None,
+    tiers: Sequence[str | None] | None = None,
 ) -> dict[str, Any]:
     """`y_pred`/`abstain` are the final decisions (rules included); `model_*` are the model's own top label
-    and probability, used for calibration, since a rule's verdict has no probability to check; `by_rule`
-    marks the decisions the emergency rules made."""
+    and probability, used for calibration and the coverage curve, since a rule's verdict has no probability
+    to check; `by_rule` marks the decisions the emergency rules made; `tiers` the urgency's emergency tiers."""
     truth, pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
     abstained = np.asarray(abstain, dtype=bool)
     correct = truth == pred
@@ -54,8 +58,11 @@ def head_metrics(
     bins, ece = reliability(np.asarray(model_confidence, dtype=float), model_correct)
     result["reliability"] = bins
     result["ece"] = ece
+    result["coverage_curve"] = coverage_curve(model_correct, np.asarray(model_confidence, dtype=float))
     if head == "urgency":
         result.update(emergency_scores(truth, pred, np.asarray(model_pred, dtype=object)))
+        if tiers is not None:
+            result.update(paging_scores(truth, np.asarray([tier == PAGE for tier in tiers], dtype=bool)))
     if by_rule is not None:
         ruled = np.asarray(by_rule, dtype=bool)
         by_model = answered & ~ruled
@@ -79,6 +86,34 @@ def emergency_scores(truth: np.ndarray, pred: np.ndarray, model_pred: np.ndarray
         "emergency_recall_model": ratio(int((actual & (model_pred == EMERGENCY)).sum()), int(actual.sum())),
         "emergency_missed": int((actual & ~flagged).sum()),
     }
+
+
+def paging_scores(truth: np.ndarray, paged: np.ndarray) -> dict[str, Any]:
+    """The emergency tier that notifies the on-call contact: its precision (a false page costs the on-call's
+    trust) and recall; the rest of emergency_recall is the possible-emergency tier (the agents' queue top)."""
+    actual = truth == EMERGENCY
+    hits = int((actual & paged).sum())
+    return {
+        "paged": int(paged.sum()),
+        "paging_precision": _r(hits / paged.sum()) if paged.any() else None,
+        "paging_recall": _r(hits / actual.sum()) if actual.any() else None,
+    }
+
+
+def coverage_curve(correct: np.ndarray, confidence: np.ndarray) -> list[dict[str, Any]]:
+    """Per threshold of CURVE_THRESHOLDS: the share of messages whose top label is at least that confident
+    (answered automatically at that threshold) and the accuracy of those answers."""
+    points = []
+    for threshold in CURVE_THRESHOLDS:
+        answered = confidence >= threshold
+        points.append(
+            {
+                "threshold": threshold,
+                "coverage": _r(answered.mean()) if len(confidence) else 0.0,
+                "accuracy": _r(correct[answered].mean()) if answered.any() else None,
+            }
+        )
+    return points
 
 
 def reliability(confidence: np.ndarray, correct: np.ndarray) -> tuple[list[dict[str, Any]], float | None]:

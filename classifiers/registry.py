@@ -39,10 +39,12 @@ LOCK_FILE = ".training.lock"
 STAMP_FORMAT = "%Y-%m-%dT%H%M%S"
 STAMP_LENGTH = len("2026-11-23T161005")
 
-# The promotion rule (issue 7). Service codes route the mail, so a new model may not route worse than the one it
-# replaces by more than noise; a missed emergency is the costliest mistake there is, so recall has a floor.
+# The promotion rule (issue 7, issue 14). Service codes route the mail, so a new model may not route worse than the
+# one it replaces by more than noise; a missed emergency is the costliest mistake there is, so the recall of both
+# emergency tiers together has a floor; a false page costs the on-call's trust, so paging precision has one too.
 MAX_MACRO_F1_DROP = 0.01
 MIN_EMERGENCY_RECALL = 0.98
+MIN_PAGING_PRECISION = 0.90
 
 
 class UnknownVersion(ModelError):
@@ -60,7 +62,8 @@ class Scores:
     service_code_macro_f1: float | None
     kind_macro_f1: float | None
     urgency_macro_f1: float | None
-    emergency_recall: float | None
+    emergency_recall: float | None  # both tiers: paged or at the top of the agents' queue
+    paging_precision: float | None = None
 
     @classmethod
     def of(cls, metrics: Mapping[str, Mapping[str, Any]] | None) -> Scores:
@@ -75,6 +78,7 @@ class Scores:
             value("kind", "macro_f1"),
             value("urgency", "macro_f1"),
             value("urgency", "emergency_recall"),
+            value("urgency", "paging_precision"),
         )
 
 
@@ -93,17 +97,23 @@ def promotion_decision(
 ) -> Decision:
     """Whether a newly trained model may replace the active one, from both models' scores on the same test set.
 
-    Promote when service_code macro-F1 drops by at most MAX_MACRO_F1_DROP against the active version and urgency
-    emergency recall is at least MIN_EMERGENCY_RECALL. With no active version (`None`), the first model is
-    promoted whatever its scores, since something must triage the mail; a recall shortfall is reported.
+    Promote when service_code macro-F1 drops by at most MAX_MACRO_F1_DROP against the active version, the emergency
+    recall of both tiers is at least MIN_EMERGENCY_RECALL and the precision of what pages the on-call contact is
+    at least MIN_PAGING_PRECISION (a model that pages nobody on the test set has no paging precision and passes
+    that check: only rules would page). With no active version (`None`), the first model is promoted whatever its
+    scores, since something must triage the mail; a shortfall is reported.
     """
     candidate = Scores.of(candidate_metrics)
-    recall_short = candidate.emergency_recall is None or candidate.emergency_recall < MIN_EMERGENCY_RECALL
-    recall_note = (
-        f"urgency emergency recall {_figure(candidate.emergency_recall)} is below the target {MIN_EMERGENCY_RECALL:.2f}"
-    )
+    # (what falls short, the field to compare with the active version)
+    short: list[tuple[str, str]] = []
+    if candidate.emergency_recall is None or candidate.emergency_recall < MIN_EMERGENCY_RECALL:
+        text = f"urgency emergency recall {_figure(candidate.emergency_recall)} is below the target"
+        short.append((f"{text} {MIN_EMERGENCY_RECALL:.2f}", "emergency_recall"))
+    if candidate.paging_precision is not None and candidate.paging_precision < MIN_PAGING_PRECISION:
+        text = f"paging precision {_figure(candidate.paging_precision)} is below the target"
+        short.append((f"{text} {MIN_PAGING_PRECISION:.2f}", "paging_precision"))
     if active_metrics is None:
-        return Decision(True, (f"first version; {recall_note}",) if recall_short else ())
+        return Decision(True, tuple(f"first version; {text}" for text, _ in short))
     active = Scores.of(active_metrics)
     reasons: list[str] = []
     if candidate.service_code_macro_f1 is None:
@@ -117,8 +127,7 @@ def promotion_decision(
                 f"{_figure(active.service_code_macro_f1)} for the active version ({change:+.4f}; "
                 f"at most -{MAX_MACRO_F1_DROP:.2f} is allowed)"
             )
-    if recall_short:
-        reasons.append(f"{recall_note} (active version: {_figure(active.emergency_recall)})")
+    reasons += [f"{text} (active version: {_figure(getattr(active, field))})" for text, field in short]
     return Decision(not reasons, tuple(reasons))
 
 

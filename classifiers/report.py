@@ -53,6 +53,12 @@ def summary_table(metrics: dict[str, Any]) -> str:
             ("emergency precision (model + rules)", metrics["emergency_precision"]),
             ("emergencies missed", metrics["emergency_missed"]),
         ]
+    if "paging_precision" in metrics:
+        rows += [
+            ("paged to on call", metrics["paged"]),
+            ("paging precision", metrics["paging_precision"]),
+            ("paging recall", metrics["paging_recall"]),
+        ]
     body = "".join(f"<tr><td>{escape(name)}</td><td>{_fmt(value)}</td></tr>" for name, value in rows)
     return f"<table>{body}</table>"
 
@@ -63,6 +69,16 @@ def per_class_table(metrics: dict[str, Any]) -> str:
         f"<tr><td>{escape(label)}</td><td>{_fmt(s['precision'])}</td><td>{_fmt(s['recall'])}</td>"
         f"<td>{_fmt(s['f1'])}</td><td>{s['support']}</td></tr>"
         for label, s in metrics["per_class"].items()
+    )
+    return f"<table>{header}{body}</table>"
+
+
+def curve_table(metrics: dict[str, Any]) -> str:
+    """The coverage/accuracy trade-off of the head's top label at fixed confidence thresholds."""
+    header = "<tr><th>confidence at least</th><th>answered</th><th>accuracy of those</th></tr>"
+    body = "".join(
+        f"<tr><td>{p['threshold']:g}</td><td>{p['coverage']:.1%}</td><td>{_fmt(p['accuracy'])}</td></tr>"
+        for p in metrics.get("coverage_curve", [])
     )
     return f"<table>{header}{body}</table>"
 
@@ -143,7 +159,7 @@ def render(metrics: dict[str, dict[str, Any]], *, model_dir: Path, data_path: Pa
             "<figcaption>Reliability: bars show how often the model's top label was right for each "
             "confidence band; dots mark the band's mean confidence. Calibrated bars touch the diagonal."
             "</figcaption></figure></div>"
-            f"{per_class_table(head_metrics)}"
+            f"{per_class_table(head_metrics)}{curve_table(head_metrics)}"
         )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'

@@ -23,7 +23,7 @@ from classifiers.errors import ModelError, UntrustedTypeError
 
 META_FILE = "model.json"
 FEATURES_FILE = "features.skops"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: one threshold per head, urgency_thresholds (issue 14)
 
 # Every type that may appear in our skops files. skops itself trusts all of scikit-learn by default; a
 # model file is data from outside, so anything beyond what train() builds is refused, not loaded.

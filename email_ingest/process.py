@@ -4,12 +4,17 @@
 so a crash between the two only delays it. Every outgoing message (acknowledgement, on-call notice) is written to
 the outbox in the same transaction and delivered afterwards (outbox.py).
 
-The decision, for a message that is neither a bounce nor a reply to a known request:
-- emergency (model or rule): the human queue at once, the on-call contact notified, an acknowledgement that says
-  whom to call;
-- a confident service request with a location: a service request routed to its department, acknowledged with the
-  reference number and the target time;
-- anything else (the classifiers abstain, another kind, urgent, no location): the human queue with the reason.
+The decision, for a message that is neither a bounce nor a reply to a known request, is `routing_decision`'s
+(the one place it is made; bench/blind_email.py scores it). Each head counts by what its mistakes cost:
+- emergency (a rule hit, or the model above its paging threshold): the human queue at once, the on-call contact
+  notified, an acknowledgement that says whom to call;
+- possible emergency (the model's lower, high-recall threshold): the top of the human queue with the emergency
+  service level and a banner for the agents; nobody is paged;
+- a service request whose service is confident: a service request routed to its department with the urgency the
+  urgency head chose (urgent when urgent is plausible), acknowledged with the reference number and the target
+  time. An unsure kind does not stop it unless its likeliest kind is another one;
+- anything else (the service unclear, another kind, no location the service needs): the human queue with the
+  reason.
 """
 
 from __future__ import annotations
@@ -113,13 +118,15 @@ def process(
     prediction = prediction or triage.predict([_classifier_text(email)])[0]
     row.triage = prediction.to_dict()
     row.urgency = prediction.heads["urgency"].label if "urgency" in prediction.heads else None
-    if row.urgency == "emergency":
+    decision = routing_decision(prediction)
+    if decision.page:
         return _emergency(session, row, email, config, reply_block, prediction)
-    reason = why_not_automatic(prediction)
-    if reason:
-        return _needs_human(session, row, email, config, reply_block, reason)
+    if not decision.route:
+        soon = decision.possible_emergency
+        return _needs_human(session, row, email, config, reply_block, decision.reason, soon=soon)
     try:
-        request = create_service_request(session, _request_from(email, prediction), ACTOR, require_answers=False)
+        request_in = _request_from(email, prediction, decision.urgency)
+        request = create_service_request(session, request_in, ACTOR, require_answers=False)
     except InvalidInput as error:
         return _needs_human(session, row, email, config, reply_block, f"cannot file it automatically: {error}")
     row.service_request_id = request.id
@@ -160,33 +167,36 @@ class RoutingDecision:
 
     route: bool
     reason: str
+    urgency: str = "routine"  # of the service request when routed
+    page: bool = False  # an emergency: notify the on-call contact now
+    possible_emergency: bool = False  # the top of the agents' queue with a banner; nobody is paged
 
 
 def routing_decision(prediction: Prediction) -> RoutingDecision:
-    """The ingester's choice for a prediction, apart from threading and parsing (bench/blind_email.py scores it)."""
-    urgency = prediction.heads.get("urgency")
-    if urgency is not None and urgency.label == "emergency":
-        return RoutingDecision(False, f"emergency: {urgency.reason}")
-    reason = why_not_automatic(prediction)
-    return RoutingDecision(reason is None, reason or "routed")
-
-
-def why_not_automatic(prediction: Prediction) -> str | None:
+    """The ingester's choice for a prediction, apart from threading, parsing and filing (bench/blind_email.py
+    scores it). By cost, per head: the service head decides whether the message can go to a department; the kind
+    head stops it only when its likeliest kind is not a service request (an unsure "service request" still
+    routes); the urgency head never stops it (it already chose the more urgent plausible label), except for the
+    two emergency tiers."""
     heads = prediction.heads
-    for name in ("service_code", "kind", "urgency"):
-        head = heads.get(name)
-        if head is None:
-            return f"the triage model has no {name} head"
-        if head.abstain:
-            return f"{name} unclear: {head.reason}"
-    if heads["kind"].label != "service_request":
-        return f"{heads['kind'].label.replace('_', ' ')}: an agent answers it"
-    if heads["urgency"].label == "urgent":
-        return "urgent: an agent checks it today"
-    return None
+    missing = [name for name in ("service_code", "kind", "urgency") if name not in heads]
+    if missing:
+        return RoutingDecision(False, f"the triage model has no {missing[0]} head")
+    urgency = heads["urgency"]
+    if urgency.tier == "page":
+        return RoutingDecision(False, f"emergency: {urgency.reason}", urgency="emergency", page=True)
+    if urgency.tier == "possible" or urgency.label == "emergency":
+        reason = f"possible emergency: {urgency.reason}"
+        return RoutingDecision(False, reason, urgency="emergency", possible_emergency=True)
+    service, kind = heads["service_code"], heads["kind"]
+    if kind.label != "service_request":
+        return RoutingDecision(False, f"{kind.label.replace('_', ' ')}: an agent answers it")
+    if service.abstain:
+        return RoutingDecision(False, f"service unclear: {service.reason}")
+    return RoutingDecision(True, f"routed as {urgency.label}", urgency=urgency.label)
 
 
-def _request_from(email: ParsedEmail, prediction: Prediction) -> RequestIn:
+def _request_from(email: ParsedEmail, prediction: Prediction, urgency: str) -> RequestIn:
     entities = prediction.entities
     location = next((e.text for label in LOCATION_LABELS for e in entities if e.label == label), None)
     postal = next((e.text for e in entities if e.label == "POSTAL_CODE"), None)
@@ -199,7 +209,7 @@ def _request_from(email: ParsedEmail, prediction: Prediction) -> RequestIn:
         postal_code=postal,
         channel="email",
         kind="service_request",
-        urgency="routine",
+        urgency=urgency,
         contact=ContactIn(email=email.sender_address, name=email.sender_name or None, phone=phone)
         if email.sender_address
         else None,
@@ -270,10 +280,14 @@ def _needs_human(
     config: ProcessConfig,
     reply_block: str | None,
     reason: str,
+    *,
+    soon: bool = False,
 ) -> Outcome:
+    """To the agents' queue with the reason; `soon`: a possible emergency, which an agent reads first."""
+    when = "will read it shortly" if soon else "will reply within two business days"
     text = (
-        "Thank you for contacting Northvale Service First. We have received your message and a member of our team "
-        "will reply within two business days.\n\n" + EMERGENCY_INSTRUCTION
+        f"Thank you for contacting Northvale Service First. We have received your message and a member of our team "
+        f"{when}.\n\n" + EMERGENCY_INSTRUCTION
     )
     acknowledged = _acknowledge(session, row, email, config, reply_block, text)
     return _finish(row, Outcome("needs_human", acknowledged=acknowledged), reason)

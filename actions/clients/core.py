@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_CORE_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT_SECONDS = 5.0
 KB_SEARCH_PATH = "/api/v1/kb/search"
+KB_GAPS_PATH = "/api/v1/kb/gaps"
 
 
 class CoreAPIError(Exception):
@@ -305,6 +306,10 @@ class CoreClient:
     async def search_knowledgebase(self, query: str, *, channel: str = "chat", limit: int = 3) -> KBSearchResult:
         body = await self._get_json(KB_SEARCH_PATH, {"q": query, "channel": channel, "limit": str(limit)})
         return _parse_search(body)
+
+    async def report_gap(self, query: str, *, reason: str = "not_understood", channel: str = "chat") -> None:
+        """Tell the core what the assistant could not answer; trainers see it among the knowledge gaps."""
+        await self._send_json("POST", KB_GAPS_PATH, {"query": query, "channel": channel, "reason": reason}, expect=201)
 
     async def lookup_referrals(self, query: str, *, limit: int = 3) -> list[Referral]:
         body = await self._get_json("/api/v1/referrals/lookup", {"q": query, "limit": str(limit)})

@@ -373,13 +373,12 @@ def add_note(session: Session, conversation: Conversation, author: str, body: st
     return note
 
 
-def hand_back(session: Session, conversation: Conversation, agent: str) -> ChatMessage:
+def hand_back(session: Session, conversation: Conversation, agent: str) -> None:
+    """No notice of its own: the assistant's answer to `/handback` tells the resident (one notice, not two alike);
+    if the assistant cannot answer, the resident is told that instead and the chat goes back to the queue."""
     if conversation.owner != "agent" or conversation.agent != agent:
         raise NotAllowed("only the agent who holds a conversation can hand it back to the assistant")
     conversation.owner, conversation.agent = "bot", None
-    return record(
-        session, conversation, "system", "You are chatting with the virtual assistant again.", {"owner": "bot"}
-    )
 
 
 def _end(conversation: Conversation) -> None:
@@ -558,12 +557,12 @@ async def resident_says(
     return await _assistant_answers(factory, client, rasa_url, public_id, rasa_text or text, since)
 
 
-def _hand_back(factory: sessionmaker[Session], conversation_id: int, agent: str) -> tuple[str, ChatMessage]:
+def _hand_back(factory: sessionmaker[Session], conversation_id: int, agent: str) -> str:
     with writing(factory) as session:
         conversation = get(session, conversation_id)
-        message = hand_back(session, conversation, agent)
+        hand_back(session, conversation, agent)
         audit.record(session, agent, "chat.hand_back", "conversation", conversation.id)
-        return conversation.public_id, message
+        return conversation.public_id
 
 
 async def hand_back_to_assistant(
@@ -571,5 +570,5 @@ async def hand_back_to_assistant(
 ) -> list[ChatMessage]:
     """The agent returns the conversation to the bot, and the bot is told so (`/handback`), so it picks up a
     half-filled form or asks how else it can help. Raises NotAllowed for anyone but the holding agent."""
-    public_id, message = await to_thread.run_sync(_hand_back, factory, conversation_id, agent)
-    return [message, *await _assistant_answers(factory, client, rasa_url, public_id, HANDBACK_INTENT)]
+    public_id = await to_thread.run_sync(_hand_back, factory, conversation_id, agent)
+    return await _assistant_answers(factory, client, rasa_url, public_id, HANDBACK_INTENT)

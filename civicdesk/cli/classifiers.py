@@ -52,8 +52,8 @@ def retrain(
     """Train a new version on the shipped data plus the agents' corrections; promote it only if it is no worse.
 
     Promoted when service_code macro-F1 on nlu_data/email/test.jsonl drops by at most 0.01 against the active
-    version and urgency emergency recall is at least 0.98. Exit status: 0 promoted, 3 trained but not promoted
-    (the active version stays), 2 an error.
+    version, emergency recall (both tiers) is at least 0.98 and paging precision at least 0.90. Exit status:
+    0 promoted, 3 trained but not promoted (the active version stays), 2 an error.
     """
     from civicdesk.triage.retraining import retrain as run_retrain
 
@@ -81,6 +81,7 @@ def retrain(
         for label, key in (
             ("service_code macro-F1", "service_code_macro_f1"),
             ("emergency recall", "emergency_recall"),
+            ("paging precision", "paging_precision"),
         ):
             typer.echo(f"  {label:<26} {number(active.get(key)):<34} {number(outcome.candidate[key])}")
         if outcome.promoted:
@@ -127,7 +128,7 @@ def list_versions(as_json: Annotated[bool, typer.Option("--json", help="Print th
     from rich.table import Table
 
     table = Table("", "version", "created (UTC)", "rows", "corrections", "service_code F1", "kind F1",
-                  "urgency F1", "emergency recall", box=None)  # fmt: skip
+                  "urgency F1", "emergency recall", "paging precision", box=None)  # fmt: skip
     for row in rows:
         table.add_row(
             "*" if row["active"] else "",
@@ -137,6 +138,7 @@ def list_versions(as_json: Annotated[bool, typer.Option("--json", help="Print th
             str(row["corrections"]),
             *(number(row[key]) for key in ("service_code_macro_f1", "kind_macro_f1", "urgency_macro_f1")),
             number(row["emergency_recall"]),
+            number(row["paging_precision"]),
         )
     Console(width=160).print(table)
 

@@ -12,9 +12,18 @@ from civicdesk.errors import UserError
 from civicdesk.settings import Settings, get_settings
 
 
+def is_health_check(record: logging.LogRecord) -> bool:
+    """uvicorn's access line for `GET /health`: monitors call it every few seconds, and it would bury the rest."""
+    args = record.args if isinstance(record.args, tuple) else ()
+    return len(args) >= 3 and str(args[2]).split("?")[0] == "/health"
+
+
 def setup_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # it announces every plugin it loads
+    # httpx logs every request at INFO: the health check's calls to Rasa and the action server, and every chat turn.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("uvicorn.access").addFilter(lambda record: not is_health_check(record))
     from civicdesk.privacy import redact_logs  # here: it loads spaCy, which most commands never need
 
     redact_logs()  # residents' names, emails, phones and addresses never reach a log file

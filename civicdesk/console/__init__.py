@@ -13,9 +13,10 @@ Pages, by area (who may use each: `civicdesk.staff.auth.AREAS`):
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import FileResponse, HTMLResponse
 
+from civicdesk import labels
 from civicdesk.console import (
     audit_log,
     chats,
@@ -28,11 +29,22 @@ from civicdesk.console import (
     sign_in,
     site,
 )
+from civicdesk.console.deps import PageRefused
+from civicdesk.console.templating import render
 from civicdesk.settings import PROJECT_ROOT
 
 router = APIRouter(tags=["console"], include_in_schema=False)
 for part in (site, sign_in, chats, email_cases, requests, kb, audit_log, models_page, dashboard, reports_page):
     router.include_router(part.router)
+
+
+async def refused_page(request: Request, error: Exception) -> HTMLResponse:
+    """The HTML 403 page of the console (registered by the app for `PageRefused`)."""
+    assert isinstance(error, PageRefused)
+    roles = [labels.role(role, plural=True) for role in error.roles]
+    context = {"staff": error.staff, "roles": " and ".join(filter(None, [", ".join(roles[:-1]), *roles[-1:]]))}
+    return render(request, "console/refused.html", context, status_code=error.status_code)
+
 
 # axe-core (npm, `npm ci`) checks pages for accessibility problems in the browser tests. It is served from
 # node_modules outside production only, so the tests need no CDN and production serves nothing extra.

@@ -9,6 +9,7 @@ redirect back); the console's script sends the same forms with fetch and asks fo
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from contextlib import suppress
 from typing import Annotated, Any
@@ -21,16 +22,28 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from civicdesk import validation
+from civicdesk import labels, validation
+from civicdesk.business_time import REGION_TZ
 from civicdesk.chat import service as chat
 from civicdesk.chat.gateway import hub_of, message_json, wait_for_news
 from civicdesk.console.deps import ChatStaff, FormShort, FormText, RequestFormData, Staff, is_fetch, socket_staff
 from civicdesk.console.templating import render
 from civicdesk.errors import InvalidInput, NotFound
-from civicdesk.models import Conversation, Service
+from civicdesk.models import (
+    AppointmentBooking,
+    AppointmentSlot,
+    AppointmentType,
+    Conversation,
+    EventRsvp,
+    FormRequest,
+    MailableItem,
+    PublicEvent,
+    Service,
+    ServiceRequest,
+)
 from civicdesk.service_requests import service as service_requests
 from civicdesk.staff import audit
-from civicdesk.work import queue, sources
+from civicdesk.work import queue
 
 router = APIRouter(prefix="/console")
 
@@ -73,6 +86,109 @@ def prefill(conversation: Conversation) -> dict[str, Any]:
     }
 
 
+# What a chat filed, as the assistant or an agent told the resident: service requests and bookings' references.
+FILED = re.compile(r"\b(?:SR-\d{4}-\d{6}|(?:AP|EV|FM)-[A-Z0-9]{6})\b")
+
+
+def when_and_where(slot: AppointmentSlot) -> str:
+    """'Thursday 10 Dec 9:00 at Harlow Falls Health Unit, 12 Mill Road'."""
+    start = slot.starts_at.astimezone(REGION_TZ)
+    place = slot.location
+    return f"{start:%A} {start.day} {start:%b} {start.hour}:{start:%M} at {place.name}, {place.address}"
+
+
+def _slot_value(session: Session, name: str, value: Any, slots: dict[str, Any]) -> str:
+    """A slot's value as staff read it: catalogue codes and ids become the names residents were shown."""
+    code = str(value)
+    if name == "service_code":
+        found = session.scalar(select(Service.name).where(Service.code == code))
+    elif name == "appointment_type":
+        found = session.scalar(select(AppointmentType.name).where(AppointmentType.code == code))
+    elif name == "appointment_slot":
+        slot = session.get(AppointmentSlot, int(code)) if code.isdigit() else None
+        found = when_and_where(slot) if slot else None
+    elif name == "event":
+        found = session.scalar(select(PublicEvent.title).where(PublicEvent.code == code))
+    elif name == "form_item":
+        found = session.scalar(select(MailableItem.title).where(MailableItem.code == code))
+    elif name == "attribute_answers" and isinstance(value, dict):
+        service = session.scalar(select(Service).where(Service.code == str(slots.get("service_code"))))
+        return "; ".join(f"{q}: {a}" for q, a in answers(service, value))
+    else:
+        found = None
+    return found or (labels.words(code) if re.fullmatch(r"[a-z0-9_]+", code) else code)
+
+
+def answers(service: Service | None, given: dict[str, Any]) -> list[tuple[str, str]]:
+    """Answers to a service's questions, as (question, answer) in the catalogue's words, not its codes."""
+    questions = {a.code: a for a in service.attributes} if service else {}
+    shown = []
+    for code, value in given.items():
+        attribute = questions.get(code)
+        choices = {str(v.get("key")): str(v.get("name")) for v in (attribute.values or [])} if attribute else {}
+        picked = value if isinstance(value, list) else [value]
+        answer = ", ".join(choices.get(str(v), labels.words(str(v))) for v in picked)
+        shown.append((attribute.description if attribute else labels.words(code), answer))
+    return shown
+
+
+def collected(session: Session, conversation: Conversation) -> list[tuple[str, str]]:
+    """What the assistant collected, in the order and words an agent reads it."""
+    slots = {k: v for k, v in (conversation.slots or {}).items() if v not in (None, "", [], {})}
+    order = list(labels.SLOTS)
+    named = sorted(slots, key=lambda n: order.index(n) if n in order else len(order))
+    return [(labels.slot(name), _slot_value(session, name, slots[name], slots)) for name in named]
+
+
+def filed(session: Session, conversation: Conversation, staff: Staff) -> list[tuple[str, str | None]]:
+    """Requests and bookings this chat filed, as (what, console link or None): the references the resident was
+    given in the transcript, the assistant's slots and the linked request."""
+    said = " ".join(m.text for m in conversation.messages if m.author != "resident")
+    slots = conversation.slots or {}
+    references = FILED.findall(
+        " ".join([said, str(slots.get("reference") or ""), str(slots.get("booking_reference") or "")])
+    )
+    if conversation.service_request is not None:
+        references.insert(0, conversation.service_request.reference)
+    shown: list[tuple[str, str | None]] = []
+    for reference in dict.fromkeys(references):
+        if reference.startswith("SR-"):
+            request = session.scalar(select(ServiceRequest).where(ServiceRequest.reference == reference))
+            if request is None:
+                continue
+            if service_requests.visible(request, staff.department_id) is None:
+                shown.append(("A service request that another department handles", None))
+            else:
+                status = labels.words(request.status).lower()
+                shown.append(
+                    (f"Service request {reference}: {request.service.name}, {status}", f"/console/requests/{reference}")
+                )
+        elif reference.startswith("AP-"):
+            booking = session.scalar(select(AppointmentBooking).where(AppointmentBooking.reference == reference))
+            if booking is not None:
+                state = " (cancelled)" if booking.status == "cancelled" else ""
+                shown.append(
+                    (f"Appointment {reference}: {booking.slot.type.name}, {when_and_where(booking.slot)}{state}", None)
+                )
+        elif reference.startswith("EV-"):
+            rsvp = session.scalar(select(EventRsvp).where(EventRsvp.reference == reference))
+            if rsvp is not None:
+                start = rsvp.event.starts_at.astimezone(REGION_TZ)
+                people = f"{rsvp.party_size} {'person' if rsvp.party_size == 1 else 'people'}"
+                shown.append(
+                    (
+                        f"Event reservation {reference}: {rsvp.event.title}, "
+                        f"{start:%A} {start.day} {start:%b}, {people}",
+                        None,
+                    )
+                )
+        else:
+            form = session.scalar(select(FormRequest).where(FormRequest.reference == reference))
+            if form is not None:
+                shown.append((f"Mailed form {reference}: {form.item.title}", None))
+    return shown
+
+
 def _page_context(session: Session, conversation_id: int, staff: Staff, service: str | None) -> dict[str, Any]:
     conversation = chat.get(session, conversation_id)
     services = list(session.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.name)))
@@ -92,7 +208,9 @@ def _page_context(session: Session, conversation_id: int, staff: Staff, service:
         "linked": linked,
         "filed_elsewhere": conversation.service_request is not None and linked is None,
         "position": chat.queue_position(session, conversation),
-        "reason": sources.reason_label(conversation.handoff_reason),
+        "reason": labels.handoff_reason(conversation.handoff_reason),
+        "collected": collected(session, conversation),
+        "filed": filed(session, conversation, staff),
         "mine": conversation.owner == "agent" and conversation.agent == staff.email,
         "services": services,
         "activity": audit.for_record(session, "conversation", conversation.id),

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from civicdesk import business_time
+from civicdesk import business_time, labels
 from civicdesk.console.deps import DashboardStaff
 from civicdesk.console.templating import render
 from civicdesk.db import utcnow
@@ -119,7 +119,8 @@ def _open_emergencies(session: Session, scope: ColumnElement[bool]) -> list[Open
     found = []
     open_chat = Conversation.owner.in_(("waiting", "agent"))
     for c in session.scalars(select(Conversation).where(Conversation.urgency == "emergency", open_chat)):
-        found.append(OpenEmergency("chat", c.summary or "Emergency chat", f"/console/chats/{c.id}", c.created_at))
+        title = labels.summary(c.summary) or "Emergency chat"
+        found.append(OpenEmergency("chat", title, f"/console/chats/{c.id}", c.created_at))
     for case in email_cases.waiting(session):
         if case.urgency == "emergency":
             title = case.subject or "(no subject)"

@@ -61,6 +61,16 @@ def signed_in(connection: HTTPConnection) -> Staff | None:
         return Staff(user.id, user.email, user.name, user.role, found.csrf_token, user.department_id)
 
 
+class PageRefused(HTTPException):
+    """A console page the signed-in staff member may not see, asked for by a browser: it gets an HTML page with
+    the way back (`refused_page`), where an API client gets JSON."""
+
+    def __init__(self, staff: Staff, roles: list[str]) -> None:
+        super().__init__(status.HTTP_403_FORBIDDEN, "your role does not give access to this page")
+        self.staff = staff
+        self.roles = roles  # who may open it
+
+
 def _wants_html(request: Request) -> bool:
     return request.method in SAFE_METHODS and "text/html" in request.headers.get("accept", "")
 
@@ -88,6 +98,8 @@ def require(area: str) -> Callable[..., Any]:
                 )
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in first")
         if not staff.may(area):
+            if _wants_html(request):
+                raise PageRefused(staff, sorted(auth.AREAS.get(area, frozenset())))
             raise HTTPException(status.HTTP_403_FORBIDDEN, "your role does not give access to this page")
         if request.method not in SAFE_METHODS and not auth.csrf_matches(staff.csrf_token, await _csrf_given(request)):
             raise HTTPException(status.HTTP_403_FORBIDDEN, "the form has expired; reload the page and try again")

@@ -20,11 +20,11 @@ from civicdesk.chat import service as chat
 from civicdesk.console.deps import EmailStaff, FormCode, FormEmailText, FormShort, RequestFormData, Staff, is_fetch
 from civicdesk.console.templating import render
 from civicdesk.errors import InvalidInput
+from civicdesk.labels import email_reason
 from civicdesk.mail import cases as email_cases
 from civicdesk.models import InboundEmail, Service
 from civicdesk.service_requests import service as service_requests
 from civicdesk.staff import audit
-from civicdesk.work import sources
 
 router = APIRouter(prefix="/console")
 
@@ -62,8 +62,9 @@ def _page_context(session: Session, email_id: int, staff: Staff) -> dict[str, An
         "staff": staff,
         "case": row,
         "is_open": email_cases.is_open(row),
-        "reason": sources.email_reason(row.status_reason),
+        "reason": email_reason(row.status_reason),
         "queue_urgency": email_cases.queue_urgency(row.urgency),
+        "possible_emergency": email_cases.possible_emergency(row.triage),
         "parsed": parsed,
         "to": parsed.headers.get("to", "") if parsed else "",
         "date": parsed.headers.get("date", "") if parsed else "",
@@ -71,6 +72,7 @@ def _page_context(session: Session, email_id: int, staff: Staff) -> dict[str, An
         "html": email_cases.html_body(parsed) if parsed else None,
         "raw_preview": email_cases.raw_preview(row) if parsed is None else "",
         "heads": _heads(row, names),
+        "service_names": names,
         "emergencies": (row.triage or {}).get("emergencies") or [],
         "entities": email_cases.entities(row),
         "entity_names": email_cases.ENTITY_NAMES,

@@ -222,7 +222,7 @@ async def history(request: Request, staff: KbStaff, slug: str, version: int | No
 
 @router.get("/gaps", response_class=HTMLResponse)
 async def knowledge_gaps(request: Request, staff: GapStaff, days: int = 30) -> Response:
-    """Questions the assistant could not answer with confidence, grouped, most asked first."""
+    """Questions the assistant could not answer with confidence or did not understand, grouped, most asked first."""
     days = days if days in GAP_DAYS else 30
 
     def load() -> list[Any]:
@@ -237,6 +237,7 @@ async def knowledge_gaps(request: Request, staff: GapStaff, days: int = 30) -> R
                         func.max(KnowledgeGap.asked_at).label("last_asked"),
                         func.max(KnowledgeGap.top_slug).label("top_slug"),
                         func.max(KnowledgeGap.top_score).label("top_score"),
+                        func.max(KnowledgeGap.reason == "not_understood").label("not_understood"),
                     )
                     .where(KnowledgeGap.asked_at >= since)
                     .group_by(question)

@@ -27,7 +27,15 @@ from civicdesk.staff import audit
 from civicdesk.triage import chat_nlu, retraining
 from civicdesk.triage.training import triage_model_dir
 from classifiers.errors import ModelError
-from classifiers.registry import MAX_MACRO_F1_DROP, MIN_EMERGENCY_RECALL, Registry, RegistryBusy
+from classifiers.metrics import CURVE_THRESHOLDS
+from classifiers.registry import (
+    MAX_MACRO_F1_DROP,
+    MIN_EMERGENCY_RECALL,
+    MIN_PAGING_PRECISION,
+    Registry,
+    RegistryBusy,
+    Version,
+)
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/console")
@@ -43,9 +51,29 @@ def _when(iso: str | None) -> str:
         return iso or ""
 
 
+def operating_point(version: Version | None) -> dict[str, Any] | None:
+    """What the active version answers automatically: each head's threshold, what it gave on held-out training
+    rows, and the coverage/accuracy curve there (what a centre picks its target accuracy from)."""
+    if version is None or "target_accuracy" not in version.meta:
+        return None
+    meta, heads = version.meta, version.meta.get("heads", [])
+    held_out = meta.get("metrics", {})
+    curves = {head: {p["threshold"]: p for p in held_out.get(head, {}).get("coverage_curve", [])} for head in heads}
+    return {
+        "target": meta["target_accuracy"],
+        "heads": heads,
+        "thresholds": meta.get("thresholds", {}),
+        "held_out": held_out,
+        "rows": [(t, [curves[head].get(t) for head in heads]) for t in CURVE_THRESHOLDS],
+        "urgency": meta.get("urgency_thresholds") or {},
+    }
+
+
 def _page_context(settings: Settings) -> dict[str, Any]:
     registry = Registry(triage_model_dir(settings))
     versions = registry.versions()
+    active_id = registry.active_id()
+    active = next((version for version in versions if version.id == active_id), None)
     return {
         "versions": list(reversed(versions)),  # newest first
         "active": registry.active_record(),
@@ -55,6 +83,8 @@ def _page_context(settings: Settings) -> dict[str, Any]:
         "when": _when,
         "max_drop": MAX_MACRO_F1_DROP,
         "min_recall": MIN_EMERGENCY_RECALL,
+        "min_paging_precision": MIN_PAGING_PRECISION,
+        "operating_point": operating_point(active),
     }
 
 

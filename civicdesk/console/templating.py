@@ -15,6 +15,7 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from civicdesk import labels
 from civicdesk.business_time import REGION_TZ
 from civicdesk.db import utcnow
 from civicdesk.models import ServiceRequest
@@ -45,6 +46,7 @@ def service_level(request: ServiceRequest) -> str:
 
 environment.filters["local"] = local_time
 environment.filters["service_level"] = service_level
+environment.globals["human"] = labels  # human words for stored codes, the same the reports use
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "

@@ -1,13 +1,15 @@
 """Internal API (`/api/v1`) for the knowledgebase: the assistant's search, which records what it could not answer
-as a knowledge gap for trainers."""
+as a knowledge gap for trainers, and the gaps the assistant reports itself (a message it did not understand)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import Query, Request
-from pydantic import BaseModel
+from fastapi import Query, Request, status
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session, sessionmaker
 
+from civicdesk import privacy
 from civicdesk.db import transaction
 from civicdesk.deps import SessionDep
 from civicdesk.knowledge.search import KnowledgebaseSearch
@@ -33,6 +35,34 @@ class KbSearchOut(BaseModel):
 
 
 Channel = Literal["chat", "email", "phone", "web", "console"]
+GapReason = Literal["unsure_search", "not_understood"]
+
+
+class GapIn(BaseModel):
+    query: str = Field(min_length=1, max_length=LIMITS["search_query"], description="What the resident wrote.")
+    channel: Channel = "chat"
+    reason: GapReason = Field("not_understood", description="Why the assistant had no answer.")
+
+
+def record_gap(
+    factory: sessionmaker[Session],
+    query: str,
+    channel: str,
+    reason: str,
+    top_slug: str | None = None,
+    top_score: float | None = None,
+) -> None:
+    """One knowledge gap, in its own transaction, with the resident's personal information redacted first."""
+    with transaction(factory) as writer:
+        writer.add(
+            KnowledgeGap(
+                query=privacy.redact(query),
+                channel=channel,
+                reason=reason,
+                top_slug=top_slug,
+                top_score=top_score,
+            )
+        )
 
 
 @router.get("/kb/search")
@@ -48,15 +78,14 @@ def search_knowledgebase(
     result = searcher.search(session, q, limit)
     if not result.confident:
         top = result.hits[0] if result.hits else None
-        with transaction(request.app.state.session_factory) as writer:
-            writer.add(
-                KnowledgeGap(
-                    query=q,
-                    channel=channel,
-                    top_slug=top.slug if top else None,
-                    top_score=top.score if top else None,
-                )
-            )
+        record_gap(
+            request.app.state.session_factory,
+            q,
+            channel,
+            "unsure_search",
+            top.slug if top else None,
+            top.score if top else None,
+        )
     return KbSearchOut(
         query=q,
         confident=result.confident,
@@ -64,3 +93,10 @@ def search_knowledgebase(
             KbHitOut(slug=h.slug, title=h.title, summary=h.summary, url=h.url, score=h.score) for h in result.hits
         ],
     )
+
+
+@router.post("/kb/gaps", status_code=status.HTTP_201_CREATED)
+def report_gap(request: Request, gap: GapIn) -> dict[str, str]:
+    """A message the assistant could not answer (it did not understand it): a knowledge gap for trainers."""
+    record_gap(request.app.state.session_factory, gap.query, gap.channel, gap.reason)
+    return {"status": "recorded"}

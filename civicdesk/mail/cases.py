@@ -82,11 +82,18 @@ def waiting(session: Session) -> list[Row[Any]]:
                 InboundEmail.status_reason,
                 InboundEmail.urgency,
                 InboundEmail.received_at,
+                InboundEmail.triage,
             )
             .where(InboundEmail.status.in_(NEEDS_PERSON), InboundEmail.handled_at.is_(None))
             .order_by(InboundEmail.received_at, InboundEmail.id)
         )
     )
+
+
+def possible_emergency(triage: dict[str, Any] | None) -> bool:
+    """The classifiers' lower emergency tier: the case waits at the top of the queue with a banner, and nobody was
+    paged (the higher tier pages the on-call contact as the message arrives)."""
+    return (triage or {}).get("emergency_tier") == "possible"
 
 
 def queue_urgency(urgency: str | None) -> str:

@@ -67,13 +67,17 @@ class KbArticleVersion(Base):
 
 
 class KnowledgeGap(Base):
-    """A question the knowledgebase could not answer with confidence: input for new articles."""
+    """What residents asked that the assistant could not answer: input for new articles and training examples.
+
+    `reason` is "unsure_search" (the knowledgebase had no confident answer) or "not_understood" (the assistant did
+    not understand the message at all). `query` is stored redacted (civicdesk.privacy)."""
 
     __tablename__ = "knowledge_gap"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     query: Mapped[str] = mapped_column(Text)
     channel: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(20), default="unsure_search", server_default="unsure_search")
     top_slug: Mapped[str | None] = mapped_column(String(120))
     top_score: Mapped[float | None]
     asked_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

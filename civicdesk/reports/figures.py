@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from civicdesk import labels
 from civicdesk.business_time import REGION_TZ
 from civicdesk.errors import InvalidInput
 from civicdesk.models import (
@@ -207,7 +208,7 @@ def assistant(session: Session, period: Period) -> list[Figure]:
         )
     )
     total = len(reasons)
-    handed_off = Counter(r for r in reasons if r is not None)
+    handed_off = Counter(labels.handoff_reason(r) for r in reasons if r is not None)
     contained = total - sum(handed_off.values())
     return [
         Figure(
@@ -320,7 +321,8 @@ def time_to_route(session: Session, period: Period) -> Figure:
 
 
 def email_outcomes(session: Session, period: Period) -> Figure:
-    statuses = Counter(session.scalars(select(InboundEmail.status).where(_in(InboundEmail.received_at, period))))
+    arrived = session.scalars(select(InboundEmail.status).where(_in(InboundEmail.received_at, period)))
+    statuses = Counter(labels.email_status(status) for status in arrived)
     return Figure(
         "emails_by_outcome",
         "Email by outcome",

@@ -68,7 +68,9 @@ def fingerprint(paths: list[Path]) -> str:
     digest = hashlib.sha256()
     files: list[Path] = []
     for path in paths:
-        files.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
+        # compiled bytecode changes with every import, not with the code: leave it out
+        found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix != ".pyc") if path.is_dir() else [path]
+        files.extend(found)
     for file in files:
         if file.exists():
             digest.update(str(file.relative_to(PROJECT_ROOT)).encode() + b"\0" + file.read_bytes() + b"\0")
@@ -76,7 +78,15 @@ def fingerprint(paths: list[Path]) -> str:
 
 
 def rasa_inputs() -> list[Path]:
-    return [BOT_DIR / "config.yml", rasa_domain(), BOT_DIR / "data", CHAT_NLU_DIR, BOT_DIR / "uv.lock"]
+    # the pipeline's own components are part of the model: a change to their code retrains it
+    return [
+        BOT_DIR / "config.yml",
+        BOT_DIR / "components",
+        rasa_domain(),
+        BOT_DIR / "data",
+        CHAT_NLU_DIR,
+        BOT_DIR / "uv.lock",
+    ]
 
 
 def train_rasa(settings: Settings, force: bool = False) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from civicdesk import labels
 from civicdesk.chat import service as chat
 from civicdesk.db import utcnow
 from civicdesk.models import Conversation
@@ -57,7 +58,7 @@ def queue_json(session: Session, agent: str) -> dict[str, Any]:
         "mine": [
             {
                 "key": str(c.id),
-                "title": (c.summary or last_resident_words(session, c.id))[:300],
+                "title": (labels.summary(c.summary) or last_resident_words(session, c.id))[:300],
                 "url": f"/console/chats/{c.id}",
             }
             for c in held_by(session, agent)

@@ -14,27 +14,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from civicdesk import labels
 from civicdesk.chat import service as chat
 from civicdesk.mail import cases as email_cases
 from civicdesk.models import ChatMessage, Conversation, InboundEmail
-
-# Why a conversation is waiting, as the assistant (actions/handoff.py) or the gateway says it.
-REASONS = {
-    "resident_request": "Resident asked for a person",
-    "frustration": "Resident is frustrated",
-    "complaint": "Complaint or appeal",
-    "damage_claim": "Claim for damage or injury",
-    "not_understood": "Assistant did not understand",
-    "mental_health_crisis": "Mental health crisis",
-    "submission_failed": "Report could not be filed",
-    "assistant_unavailable": "Assistant was unavailable",
-    "assistant_no_reply": "Assistant could not answer",
-    "bot_request": "Assistant passed it on",
-}
-
-
-def reason_label(code: str | None) -> str:
-    return REASONS.get(code or "", (code or "").replace("_", " ").capitalize())
 
 
 @dataclass(frozen=True)
@@ -48,6 +31,7 @@ class QueueItem:
     url: str  # the console page where it is handled
     who: str = ""  # who wrote in, when known (an email's sender)
     due_at: dt.datetime | None = None  # its service level (service_levels.QUEUE_TARGET_HOURS)
+    flag: str = ""  # a warning shown beside the title (a possible emergency nobody was paged for)
 
 
 @dataclass(frozen=True)
@@ -73,13 +57,13 @@ def last_resident_words(session: Session, conversation_id: int) -> str:
 def chat_items(session: Session) -> list[QueueItem]:
     items = []
     for conversation in chat.waiting(session):
-        title = conversation.summary or last_resident_words(session, conversation.id)
+        title = labels.summary(conversation.summary) or last_resident_words(session, conversation.id)
         items.append(
             QueueItem(
                 kind="chat",
                 key=str(conversation.id),
                 title=title[:300],
-                reason=reason_label(conversation.handoff_reason),
+                reason=labels.handoff_reason(conversation.handoff_reason),
                 urgency=conversation.urgency,
                 waiting_since=conversation.waiting_since or conversation.updated_at,
                 url=f"/console/chats/{conversation.id}",
@@ -96,12 +80,10 @@ def _set_chat_urgency(session: Session, key: str, urgency: str) -> None:
 
 def _chat_escalation_title(session: Session, item: QueueItem) -> str:
     conversation = session.get(Conversation, int(item.key))
-    return (conversation.summary if conversation and conversation.summary else "chat waiting for an agent")[:120]
+    return ((labels.summary(conversation.summary) if conversation else "") or "chat waiting for an agent")[:120]
 
 
-def email_reason(text: str | None) -> str:
-    text = (text or "needs a person").strip()
-    return text[:1].upper() + text[1:]
+POSSIBLE_EMERGENCY_FLAG = "Possible emergency: nobody was paged"
 
 
 def email_items(session: Session) -> list[QueueItem]:
@@ -110,11 +92,12 @@ def email_items(session: Session) -> list[QueueItem]:
             kind="email",
             key=str(case.id),
             title=(case.subject or "(no subject)")[:300],
-            reason=email_reason(case.status_reason),
+            reason=labels.email_reason(case.status_reason),
             urgency=email_cases.queue_urgency(case.urgency),
             waiting_since=case.received_at,
             url=f"/console/email/{case.id}",
             who=(case.sender or case.sender_address or "unknown sender")[:300],
+            flag=POSSIBLE_EMERGENCY_FLAG if email_cases.possible_emergency(case.triage) else "",
         )
         for case in email_cases.waiting(session)
     ]

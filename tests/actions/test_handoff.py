@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pytest_httpserver import HTTPServer
 from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -90,8 +91,23 @@ async def test_a_button_payload_is_not_quoted_as_the_last_message(
     assert "Last message" not in dispatcher.messages[0]["custom"]["handoff"]["summary"]
 
 
-async def test_the_first_message_not_understood_asks_to_rephrase(
-    form_tracker: FormTracker, dispatcher: CollectingDispatcher
+async def test_a_message_not_understood_asks_to_rephrase_and_becomes_a_knowledge_gap(
+    core: HTTPServer, auth_header: dict[str, str], form_tracker: FormTracker, dispatcher: CollectingDispatcher
+) -> None:
+    core.expect_oneshot_request(
+        "/api/v1/kb/gaps",
+        method="POST",
+        headers=auth_header,
+        json={"query": "zorp the blingle", "channel": "chat", "reason": "not_understood"},
+    ).respond_with_json({"status": "recorded"}, status=201)
+    tracker = form_tracker("zorp the blingle", "nlu_fallback", form=None)
+
+    assert await ActionNotUnderstood().run(dispatcher, tracker, {}) == [SlotSet("fallback_outcome", "rephrase")]
+    core.check_assertions()
+
+
+async def test_the_reply_does_not_wait_on_the_knowledge_gap_log(
+    core_refusing: str, form_tracker: FormTracker, dispatcher: CollectingDispatcher
 ) -> None:
     tracker = form_tracker("zorp the blingle", "nlu_fallback", form=None)
 
@@ -99,7 +115,7 @@ async def test_the_first_message_not_understood_asks_to_rephrase(
 
 
 async def test_the_second_message_in_a_row_not_understood_hands_off(
-    form_tracker: FormTracker, dispatcher: CollectingDispatcher
+    core_refusing: str, form_tracker: FormTracker, dispatcher: CollectingDispatcher
 ) -> None:
     tracker = form_tracker("flurb again", "nlu_fallback", form=None, history=[fallback_turn("zorp the blingle")])
 
@@ -107,7 +123,7 @@ async def test_the_second_message_in_a_row_not_understood_hands_off(
 
 
 async def test_an_understood_message_in_between_starts_the_count_again(
-    form_tracker: FormTracker, dispatcher: CollectingDispatcher
+    core_refusing: str, form_tracker: FormTracker, dispatcher: CollectingDispatcher
 ) -> None:
     understood = {**fallback_turn("help"), "parse_data": {"intent": {"name": "help", "confidence": 0.9}}}
     history = [fallback_turn("zorp"), understood]

@@ -34,6 +34,7 @@
       const link = el("a", "", item.title);
       link.href = item.url;
       title.appendChild(link);
+      if (item.flag) title.append(" ", el("span", "badge flag-emergency", item.flag));
       if (item.who) {
         title.appendChild(el("br"));
         title.appendChild(el("span", "hint", "From " + item.who));
@@ -85,6 +86,8 @@
   if (page) {
     const transcript = document.getElementById("transcript");
     const status = document.getElementById("chat-status");
+    // Open at the newest message: what the resident said last (an emergency, say) is what the agent needs first.
+    transcript.scrollTop = transcript.scrollHeight;
     const seen = new Set(Array.from(transcript.querySelectorAll("[data-id]")).map(function (li) { return li.dataset.id; }));
     let lastId = Math.max(0, ...Array.from(seen).map(Number));
     let retry = 1000;

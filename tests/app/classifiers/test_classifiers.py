@@ -18,17 +18,21 @@ from classifiers.cli import app
 from classifiers.data import compose_text, data_sha256, load_dataset
 from classifiers.errors import DataError, ModelError, PatternError, UntrustedTypeError
 from classifiers.evaluate import evaluate
+from classifiers.metrics import coverage_curve, paging_scores
 from classifiers.model import (
-    EmergencyThresholds,
     TriageModel,
+    UrgencyTargets,
+    UrgencyThresholds,
     build_classifier,
     build_features,
-    choose_emergency_threshold,
-    choose_thresholds,
+    choose_threshold,
     decide,
     is_stale,
     load_model,
+    threshold_for_precision,
+    threshold_for_recall,
     train,
+    urgency_thresholds_for,
 )
 from classifiers.rules import EmergencyHit, RuleEngine, extract_entities, find_emergencies
 from classifiers.store import META_FILE, load_trusted
@@ -134,97 +138,122 @@ def test_training_refuses_a_label_with_a_single_example(tmp_path: Path) -> None:
 # --- thresholds and decisions ---------------------------------------------------------------------------
 
 
-def test_threshold_is_lowest_confidence_that_keeps_target_precision() -> None:
-    classes = ["a", "b"]
-    # predicted "a" at 0.9 (right), 0.8 (right), 0.7 (wrong), 0.6 (right); "b" always wrong
-    proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3], [0.6, 0.4], [0.2, 0.8], [0.3, 0.7]])
-    truth = ["a", "a", "b", "a", "a", "a"]
-    thresholds = choose_thresholds(truth, classes, proba, target_precision=0.97, min_answered=1)
-    assert thresholds == {"a": pytest.approx(0.8), "b": None}
-    # 3 of 4 right at 0.6 is 75%: a 0.75 target answers everything predicted "a"
-    assert choose_thresholds(truth, classes, proba, 0.75, 1)["a"] == pytest.approx(0.6)
+def test_threshold_is_lowest_confidence_that_keeps_target_accuracy() -> None:
+    # top labels at 0.9 (right), 0.8 (right), 0.7 (wrong), 0.6 (right), 0.55 (wrong), 0.5 (wrong)
+    confidence = np.array([0.9, 0.8, 0.7, 0.6, 0.55, 0.5])
+    correct = np.array([True, True, False, True, False, False])
+    assert choose_threshold(correct, confidence, target_accuracy=0.97, min_answered=1) == pytest.approx(0.8)
+    # 3 of 4 right at 0.6 is 75%: a 0.75 target answers those four
+    assert choose_threshold(correct, confidence, 0.75, 1) == pytest.approx(0.6)
+    assert choose_threshold(correct, confidence, 0.5, 1) == pytest.approx(0.5)
     # too few validated answers is no evidence at all
-    assert choose_thresholds(truth, classes, proba, 0.97, min_answered=3)["a"] is None
+    assert choose_threshold(correct, confidence, 0.97, min_answered=3) is None
 
 
 def test_tied_confidences_are_answered_together() -> None:
-    proba = np.array([[0.9, 0.1], [0.9, 0.1], [0.5, 0.5]])
-    thresholds = choose_thresholds(["a", "b", "b"], ["a", "b"], proba, target_precision=0.97, min_answered=1)
-    assert thresholds["a"] is None  # answering one of the two 0.9s alone is not a threshold
+    confidence = np.array([0.9, 0.9, 0.5])
+    assert choose_threshold(np.array([True, False, False]), confidence, 0.97, 1) is None
+    assert choose_threshold(np.array([True, False, False]), confidence, 0.5, 1) == pytest.approx(0.9)
 
 
 def test_decide_abstains_below_threshold_and_answers_above() -> None:
     classes = ["routine", "urgent"]
-    answered = decide("kind", classes, np.array([0.95, 0.05]), {"routine": 0.9, "urgent": 0.8}, 0.97)
+    answered = decide("kind", classes, np.array([0.95, 0.05]), 0.9, 0.95)
     assert (answered.label, answered.abstain, answered.source) == ("routine", False, "model")
-    low = decide("kind", classes, np.array([0.6, 0.4]), {"routine": 0.9, "urgent": 0.8}, 0.97)
+    low = decide("kind", classes, np.array([0.6, 0.4]), 0.9, 0.95)
     assert low.abstain and low.label == "routine"
-    assert "below its threshold 0.90" in low.reason
-    never = decide("kind", classes, np.array([0.2, 0.8]), {"routine": 0.9, "urgent": None}, 0.97)
-    assert never.abstain and "urgent is not answered automatically" in never.reason
+    assert "below the threshold 0.90" in low.reason
+    never = decide("kind", classes, np.array([0.2, 0.8]), None, 0.95)
+    assert never.abstain and "did not show 0.95 accuracy" in never.reason
 
 
-def test_rule_hit_makes_urgency_an_emergency_with_the_phrase_as_reason() -> None:
+def test_rule_hit_pages_with_the_phrase_as_reason() -> None:
     hit = EmergencyHit("gas_smell", "smell of gas", 10, 22)
-    decision = decide("urgency", ["emergency", "routine"], np.array([0.01, 0.99]), {"routine": 0.5}, 0.97, [hit])
-    assert (decision.label, decision.abstain, decision.source) == ("emergency", False, "rule")
+    decision = decide("urgency", ["emergency", "routine"], np.array([0.01, 0.99]), 0.5, 0.95, [hit])
+    assert (decision.label, decision.abstain, decision.source, decision.tier) == ("emergency", False, "rule", "page")
     assert "'smell of gas'" in decision.reason and "gas_smell" in decision.reason
     # other heads are not touched by emergency rules
-    other = decide("kind", ["a", "b"], np.array([0.99, 0.01]), {"a": 0.5}, 0.97, [hit])
-    assert other.source == "model"
+    other = decide("kind", ["a", "b"], np.array([0.99, 0.01]), 0.5, 0.95, [hit])
+    assert other.source == "model" and other.tier is None
 
 
 URGENCY = ["emergency", "routine", "urgent"]
 
 
-def test_emergency_threshold_is_the_largest_probability_reaching_the_recall_target() -> None:
-    # five emergencies: one already flagged (argmax or rule), the others at P(emergency) 0.6, 0.4, 0.3 and 0.1
+def test_paging_threshold_is_the_lowest_probability_keeping_the_precision() -> None:
+    # rows the rules did not page, by P(emergency): 0.95 E, 0.9 E, 0.8 E, 0.7 not, 0.6 E, 0.5 not, 0.4 not
+    truth = np.array([True, True, True, False, True, False, False, True])
+    p_emergency = np.array([0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.1])
+    ruled = np.array([False] * 7 + [True])  # the rule hit's own row does not count for the threshold
+    assert threshold_for_precision(truth, p_emergency, ruled, 1.0, 1) == pytest.approx(0.8)
+    assert threshold_for_precision(truth, p_emergency, ruled, 0.8, 1) == pytest.approx(0.6)  # 4 of 5
+    assert threshold_for_precision(truth, p_emergency, ruled, 0.9, 4) is None  # 3 of 3 is too few pages
+    # ties are paged together: at 0.4 both rows are flagged
+    tied = threshold_for_precision(np.array([True, False]), np.array([0.4, 0.4]), np.zeros(2, dtype=bool), 0.9, 1)
+    assert tied is None
+
+
+def test_possible_threshold_is_the_largest_probability_reaching_the_recall() -> None:
+    # five emergencies: one already flagged (rule, page or argmax), the others at 0.6, 0.4, 0.3 and 0.1
     truth = np.array([True, True, True, True, True, False, False, False])
     p_emergency = np.array([0.9, 0.6, 0.4, 0.3, 0.1, 0.5, 0.35, 0.05])
     already = np.array([True, False, False, False, False, False, False, False])
-    # 4 of 5 at 0.3 (flagging 6 rows: precision 4/6); all 5 only at 0.1 (5/7)
-    assert choose_emergency_threshold(truth, p_emergency, already, 0.8, 0.6) == pytest.approx(0.3)
-    assert choose_emergency_threshold(truth, p_emergency, already, 1.0, 0.7) == pytest.approx(0.1)
-    # 0.99 recall would need 0.1, whose precision 5/7 is below 0.75: the most found at that floor is 0.4's 3/4
-    assert choose_emergency_threshold(truth, p_emergency, already, 0.99, 0.75) == pytest.approx(0.4)
-    assert choose_emergency_threshold(truth, p_emergency, already, 0.99, 0.95) == pytest.approx(0.6)  # 2 of 2
-    # the likeliest unflagged row is a false alarm: no threshold adds an emergency at precision 0.9, so argmax
-    # and rules decide alone
-    assert (
-        choose_emergency_threshold(np.array([True, False, True]), np.array([0.9, 0.8, 0.3]), already[:3], 0.99, 0.9)
-        is None
-    )
+    assert threshold_for_recall(truth, p_emergency, already, 0.8) == pytest.approx(0.3)
+    assert threshold_for_recall(truth, p_emergency, already, 0.98) == pytest.approx(0.1)
+    assert threshold_for_recall(truth, p_emergency, already, 0.2) is None  # the flagged row alone reaches it
+    assert threshold_for_recall(np.zeros(3, dtype=bool), p_emergency[:3], already[:3], 0.98) is None
 
 
-def test_tied_emergency_probabilities_are_flagged_together() -> None:
-    truth = np.array([True, False, True])
-    p_emergency = np.array([0.4, 0.4, 0.2])
-    none = np.zeros(3, dtype=bool)
-    # flagging only the right 0.4 is not a threshold: at 0.4 both are flagged (precision 0.5)
-    assert choose_emergency_threshold(truth, p_emergency, none, 0.5, 0.9) is None
-    assert choose_emergency_threshold(truth, p_emergency, none, 0.5, 0.5) == pytest.approx(0.4)
+def test_urgency_thresholds_are_chosen_on_held_out_rows() -> None:
+    rng = np.random.default_rng(0)
+    truth = np.array(["emergency"] * 50 + ["urgent"] * 50 + ["routine"] * 200, dtype=object)
+    # the likelier an emergency, the likelier it is one; urgent reports often unsure between urgent and routine
+    p_e = np.concatenate([rng.uniform(0.1, 1.0, 50), rng.uniform(0.0, 0.5, 50), rng.uniform(0.0, 0.3, 200)])
+    p_u = np.concatenate([rng.uniform(0.0, 0.2, 50), rng.uniform(0.1, 0.5, 50), rng.uniform(0.0, 0.3, 200)])
+    proba = np.column_stack([p_e, 1 - p_e - p_u, p_u])
+    proba = np.clip(proba, 0.0, None) / np.clip(proba, 0.0, None).sum(axis=1, keepdims=True)
+    chosen = urgency_thresholds_for(list(truth), URGENCY, proba, [[] for _ in truth], UrgencyTargets())
+    assert chosen.page is not None and chosen.possible is not None and chosen.urgent is not None
+    assert chosen.possible < chosen.page
+    decisions = [decide("urgency", URGENCY, row, None, 0.95, (), chosen) for row in proba]
+    emergencies = truth == "emergency"
+    flagged = np.array([d.label == "emergency" for d in decisions])
+    paged = np.array([d.tier == "page" for d in decisions])
+    assert (flagged & emergencies).sum() >= 0.98 * emergencies.sum()
+    assert (paged & emergencies).sum() >= 0.9 * paged.sum()
+    assert all(not d.abstain for d in decisions)  # the urgency head never sends a message to a person
 
 
-def test_decide_raises_an_emergency_at_the_emergency_threshold() -> None:
-    thresholds = EmergencyThresholds(model=0.3)
-    per_class = {"emergency": 0.9, "routine": 0.5, "urgent": 0.5}
-    raised = decide("urgency", URGENCY, np.array([0.35, 0.05, 0.6]), per_class, 0.97, (), thresholds)
-    assert (raised.label, raised.abstain, raised.source) == ("emergency", False, "model")
-    assert raised.confidence == pytest.approx(0.35)
-    assert "meets the emergency threshold 0.30" in raised.reason and "urgent was likelier" in raised.reason
-    below = decide("urgency", URGENCY, np.array([0.25, 0.05, 0.7]), per_class, 0.97, (), thresholds)
-    assert (below.label, below.abstain) == ("urgent", False)
-    # the argmax still raises emergencies above t_e's reach, and a model without t_e decides as before
-    argmax = decide("urgency", URGENCY, np.array([0.95, 0.03, 0.02]), per_class, 0.97, (), thresholds)
-    assert (argmax.label, argmax.abstain) == ("emergency", False)
-    legacy = decide("urgency", URGENCY, np.array([0.35, 0.05, 0.6]), per_class, 0.97)
-    assert legacy.label == "urgent"
-    # rules still win over everything, and other heads ignore t_e
-    hit = EmergencyHit("sinkhole", "sinkhole", 20, 28)
-    by_rule = decide("urgency", URGENCY, np.array([0.01, 0.98, 0.01]), per_class, 0.97, [hit], thresholds)
-    assert (by_rule.label, by_rule.source) == ("emergency", "rule")
-    other = decide("kind", URGENCY, np.array([0.35, 0.05, 0.6]), per_class, 0.97, (), thresholds)
-    assert other.label == "urgent"
+def test_decide_urgency_tiers_and_the_more_urgent_plausible_label() -> None:
+    thresholds = UrgencyThresholds(page=0.8, possible=0.2, urgent=0.3)
+    paged = decide("urgency", URGENCY, np.array([0.85, 0.05, 0.1]), None, 0.95, (), thresholds)
+    assert (paged.label, paged.tier, paged.abstain) == ("emergency", "page", False)
+    assert "paging threshold 0.80" in paged.reason
+    possible = decide("urgency", URGENCY, np.array([0.25, 0.15, 0.6]), None, 0.95, (), thresholds)
+    assert (possible.label, possible.tier) == ("emergency", "possible")
+    assert "possible-emergency threshold 0.20" in possible.reason and "urgent was likelier" in possible.reason
+    # an emergency argmax below the paging threshold is a possible emergency, never a page
+    argmax = decide("urgency", URGENCY, np.array([0.5, 0.3, 0.2]), None, 0.95, (), thresholds)
+    assert (argmax.label, argmax.tier) == ("emergency", "possible")
+    unsure = decide("urgency", URGENCY, np.array([0.1, 0.55, 0.35]), None, 0.95, (), thresholds)
+    assert (unsure.label, unsure.tier, unsure.abstain) == ("urgent", None, False)
+    assert "handled as urgent" in unsure.reason
+    routine = decide("urgency", URGENCY, np.array([0.05, 0.8, 0.15]), None, 0.95, (), thresholds)
+    assert (routine.label, routine.tier, routine.abstain) == ("routine", None, False)
+    # without thresholds only the argmax and the rules decide
+    plain = decide("urgency", URGENCY, np.array([0.35, 0.05, 0.6]), None, 0.95)
+    assert (plain.label, plain.tier) == ("urgent", None)
+
+
+def test_coverage_curve_and_paging_scores() -> None:
+    correct = np.array([True, True, False, True])
+    curve = {p["threshold"]: p for p in coverage_curve(correct, np.array([0.99, 0.9, 0.6, 0.3]))}
+    assert (curve[0.0]["coverage"], curve[0.0]["accuracy"]) == (1.0, 0.75)
+    assert (curve[0.5]["coverage"], curve[0.5]["accuracy"]) == (0.75, pytest.approx(0.6667))
+    assert (curve[0.99]["coverage"], curve[0.99]["accuracy"]) == (0.25, 1.0)
+    truth = np.array(["emergency", "emergency", "routine", "emergency"], dtype=object)
+    scores = paging_scores(truth, np.array([True, False, True, False]))
+    assert scores == {"paged": 2, "paging_precision": 0.5, "paging_recall": pytest.approx(0.3333)}
 
 
 def _objective(classifier: LogisticRegression, matrix: np.ndarray, labels: np.ndarray) -> float:
@@ -265,7 +294,7 @@ def test_model_directory_has_skops_heads_and_sidecar(model_dir: Path) -> None:
     meta = json.loads((model_dir / META_FILE).read_text())
     assert meta["heads"] == HEADS
     assert meta["labels"]["service_code"] == ["missed_collection", "road_repair", "streetlight_out", "water_main_break"]
-    assert set(meta["thresholds"]["urgency"]) == {"emergency", "routine", "urgent"}
+    assert set(meta["thresholds"]) == set(HEADS) and meta["target_accuracy"] == 0.95
     assert len(meta["data"]["sha256"]) == 64
     assert meta["data"]["rows"] == 48 and meta["data"]["rows_per_head"]["kind"] == 48
     assert {"python", "scikit-learn", "skops", "spacy"} <= set(meta["versions"])
@@ -273,8 +302,13 @@ def test_model_directory_has_skops_heads_and_sidecar(model_dir: Path) -> None:
     for head in HEADS:
         assert {"accuracy", "macro_f1", "abstain_rate", "accuracy_answered", "per_class"} <= set(meta["metrics"][head])
     assert "emergency_recall" in meta["metrics"]["urgency"]
-    assert set(meta["emergency_thresholds"]) == {"model", "target_recall", "min_precision"}
-    assert (meta["emergency_thresholds"]["target_recall"], meta["emergency_thresholds"]["min_precision"]) == (0.99, 0.8)
+    assert "coverage_curve" in meta["metrics"]["service_code"] and "paging_precision" in meta["metrics"]["urgency"]
+    assert set(meta["urgency_thresholds"]) == {"page", "possible", "urgent", "targets"}
+    assert meta["urgency_thresholds"]["targets"] == {
+        "possible_recall": 0.98,
+        "paging_precision": 0.9,
+        "urgent_recall": 0.8,
+    }
 
 
 def test_predict_after_load(model: TriageModel) -> None:
@@ -296,7 +330,7 @@ def test_predict_after_load(model: TriageModel) -> None:
         e.to_dict() for e in first.entities
     ]
     row = json.loads(json.dumps(first.to_dict()))
-    assert set(row) == {"heads", "entities", "emergencies", "needs_human"}
+    assert set(row) == {"heads", "emergency_tier", "entities", "emergencies", "needs_human"}
     assert model.predict([]) == []
     with pytest.raises(TypeError):
         model.predict("one string is not a list of texts")  # type: ignore[arg-type]
@@ -312,18 +346,17 @@ def test_calibrated_probabilities_sum_to_one(model: TriageModel) -> None:
 def test_low_confidence_abstains_with_reason(model_dir: Path) -> None:
     vague = "Hello, I have a question about my street."
     strict = load_model(model_dir)
-    for head in HEADS:
-        strict.meta["thresholds"][head] = dict.fromkeys(strict.meta["thresholds"][head], 0.95)
+    strict.meta["thresholds"] = dict.fromkeys(HEADS, 0.95)
     decision = strict.predict([vague])[0]
     assert decision.needs_human
-    for head in HEADS:
+    for head in ("service_code", "kind"):
         assert decision.heads[head].confidence < 0.95
         assert decision.heads[head].abstain
-        assert "below its threshold 0.95" in decision.heads[head].reason
+        assert "below the threshold 0.95" in decision.heads[head].reason
+    assert not decision.heads["urgency"].abstain  # urgency decides by cost, never abstains
 
     lenient = load_model(model_dir)
-    for head in HEADS:
-        lenient.meta["thresholds"][head] = dict.fromkeys(lenient.meta["thresholds"][head], 0.0)
+    lenient.meta["thresholds"] = dict.fromkeys(HEADS, 0.0)
     assert not lenient.predict([vague])[0].needs_human
 
 
@@ -531,7 +564,7 @@ def test_cli_predict_reads_and_writes_json_lines(model_dir: Path) -> None:
     assert rows[0]["id"] == "m-1" and "id" not in rows[1]
     assert rows[0]["heads"]["urgency"]["label"] == "emergency"
     assert rows[0]["emergencies"][0]["rule"] == "water_gushing"
-    assert set(rows[1]["heads"]["service_code"]) == {"label", "confidence", "abstain", "reason", "source"}
+    assert set(rows[1]["heads"]["service_code"]) == {"label", "confidence", "abstain", "reason", "source", "tier"}
     text = compose_text("Streetlight out", "The light at 5 Hemlock Court is out.")
     start = text.index("5 Hemlock Court")
     assert {"label": "ADDRESS", "text": "5 Hemlock Court", "start": start, "end": start + 15} in rows[1]["entities"]

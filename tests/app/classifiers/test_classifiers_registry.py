@@ -39,6 +39,7 @@ from classifiers.registry import (
     ACTIVE_FILE,
     CORRECTIONS_FILE,
     MIN_EMERGENCY_RECALL,
+    MIN_PAGING_PRECISION,
     Registry,
     RegistryBusy,
     promotion_decision,
@@ -52,12 +53,14 @@ SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 runner = CliRunner()
 
 
-def scores(service_f1: float | None, recall: float | None) -> dict[str, dict[str, Any]]:
+def scores(
+    service_f1: float | None, recall: float | None, paging_precision: float | None = 0.95
+) -> dict[str, dict[str, Any]]:
     """evaluate()'s shape, with only what the rule reads."""
     metrics: dict[str, dict[str, Any]] = {}
     if service_f1 is not None:
         metrics["service_code"] = {"macro_f1": service_f1}
-    metrics["urgency"] = {"macro_f1": 0.9, "emergency_recall": recall}
+    metrics["urgency"] = {"macro_f1": 0.9, "emergency_recall": recall, "paging_precision": paging_precision}
     return metrics
 
 
@@ -84,6 +87,18 @@ def test_emergency_recall_of_exactly_the_target_is_enough_and_just_below_is_not(
     refused = promotion_decision(scores(0.8, 0.99), scores(0.9, 0.9799))
     assert not refused.promote
     assert refused.reasons == ("urgency emergency recall 0.9799 is below the target 0.98 (active version: 0.9900)",)
+
+
+def test_paging_precision_below_the_target_is_refused_and_a_model_that_pages_nobody_is_not() -> None:
+    assert MIN_PAGING_PRECISION == 0.90
+    assert promotion_decision(scores(0.8, 0.99), scores(0.8, 0.99, paging_precision=0.90)).promote
+    refused = promotion_decision(scores(0.8, 0.99, 0.95), scores(0.8, 0.99, paging_precision=0.8999))
+    assert not refused.promote
+    assert refused.reasons == ("paging precision 0.8999 is below the target 0.90 (active version: 0.9500)",)
+    # no page at all on the test set: nothing to be wrong about (the recall check still applies)
+    assert promotion_decision(scores(0.8, 0.99), scores(0.8, 0.99, paging_precision=None)).promote
+    first = promotion_decision(None, scores(0.8, 0.99, paging_precision=0.5))
+    assert first.promote and first.reasons == ("first version; paging precision 0.5000 is below the target 0.90",)
 
 
 def test_both_failures_are_reported_together() -> None:
@@ -401,7 +416,7 @@ def test_the_ingesters_loader_follows_promotions_and_rollbacks(
 
 def test_the_fallback_texts_and_intents_come_from_the_bot() -> None:
     fallbacks = chat_nlu.fallback_texts()
-    assert len(fallbacks) == 2 and any(text.startswith("sorry, i didn't quite understand that") for text in fallbacks)
+    assert len(fallbacks) == 2 and any(text.startswith("sorry, i'm not sure i understood that") for text in fallbacks)
     domain_intents: set[str] = set()
     for file in chat_nlu.DOMAIN.glob("*.yml"):
         for intent in yaml.safe_load(file.read_text()).get("intents") or []:
@@ -435,8 +450,8 @@ def _conversation(session: Session, turns: list[tuple[str, str]], handoff: str |
 
 
 UTTER_DEFAULT = (
-    "Sorry, I didn't quite understand that. Could you say it another way? You can also type "
-    '"help" to see what I can do, or "agent" to talk to a person.'
+    "Sorry, I'm not sure I understood that. Could you say it another way, in a sentence or two? "
+    "Or choose what you need:"
 )
 UTTER_HANDOFF_NOT_UNDERSTOOD = (
     "Sorry, I'm still not understanding. I'm passing our conversation to a Service First agent, who will reply "
@@ -599,6 +614,9 @@ def test_trainers_promote_and_roll_back_versions_with_an_audit_trail(
     page = client.get("/console/models").text
     assert page.index(second.version) < page.index(first.version)  # newest first
     assert f"Active: version {second.version}" in page and "Roll back to this version" in page
+    # the active version's operating point: its thresholds and held-out coverage/accuracy curve
+    assert 'id="coverage-curve"' in page and "What the active version answers by itself" in page
+    assert re.search(r'<th scope="row">0\.9</th><td>\d+%</td><td>[01]\.\d{3}</td>', page)
 
     forged = client.post("/console/models/activate", data={"version": first.version, "csrf_token": "forged"})
     assert forged.status_code == 403 and registry.active_id() == second.version

@@ -34,6 +34,7 @@ from civicdesk.chat import service as chat
 from civicdesk.db import transaction, utcnow
 from civicdesk.mail import cases as email_cases
 from civicdesk.models import AuditEntry, InboundEmail, ServiceRequest, TriageCorrection
+from civicdesk.work.sources import POSSIBLE_EMERGENCY_FLAG
 from classifiers.model import TriageModel, load_model
 from email_ingest.maildir import MaildirSource
 from email_ingest.runner import ingest_once
@@ -46,10 +47,16 @@ THANKS = (
     "I just wanted to say thank you to the crew who fixed the streetlight on Mill Street last week. Great job!",
 )
 QUESTION = ("Question", "Hello, what are your office hours on Saturday?")
+# A complaint (an agent answers it) about a clear service request, with every detail the case page shows.
 SIDEWALK = (
     "Sidewalk trip hazard",
-    "The sidewalk slab in front of 88 Queen Street, Elm Ridge L4N 2K7 is lifted about 5 cm. My neighbour tripped "
-    "on it. Call me at 905-555-0143.",
+    "I reported the lifted sidewalk slab in front of 88 Queen Street, Elm Ridge L4N 2K7 three times and nothing "
+    "has been done. My neighbour tripped on it. This is unacceptable. Call me at 905-555-0143.",
+)
+# No emergency phrase; the session's model puts it between the possible-emergency and paging thresholds.
+WATER = (
+    "Water in the road",
+    "There is a lot of water coming up through a crack in the road at 12 Pinecrest Lane, it started an hour ago.",
 )
 MISSED = (
     "Missed garbage pickup",
@@ -146,6 +153,29 @@ def test_email_cases_join_chats_in_the_queue_most_urgent_then_longest_waiting(
     assert not_a_case.status_code == 409 and "this email was routed by the pipeline" in not_a_case.text
 
 
+@SQLITE_ONLY
+def test_a_possible_emergency_shows_its_banner_in_the_queue_and_on_its_page(
+    app: Any,
+    staff: dict[str, str],
+    session_factory: sessionmaker[Session],
+    triage: TriageModel,
+    tmp_path: Path,
+) -> None:
+    rows = ingest(tmp_path, session_factory, triage, letter(*QUESTION, "<question@x.org>"), letter(*WATER, "<w@x.org>"))
+    water, question = rows["<w@x.org>"], rows["<question@x.org>"]
+    assert (water.triage or {}).get("emergency_tier") == "possible" and not (water.triage or {}).get("emergencies")
+    arrived(session_factory, {question.id: 60, water.id: 1})
+
+    client, _ = signed_in(app, staff["agent"])
+    first, second = client.get("/console/api/queue").json()["items"]
+    assert (first["key"], first["urgency"], first["flag"]) == (str(water.id), "emergency", POSSIBLE_EMERGENCY_FLAG)
+    assert second["flag"] == ""
+    assert f'<span class="badge flag-emergency">{POSSIBLE_EMERGENCY_FLAG}</span>' in client.get("/console/queue").text
+    page = client.get(f"/console/email/{water.id}").text
+    assert 'id="possible-emergency"' in page and "Nobody has been paged" in page
+    assert 'id="possible-emergency"' not in client.get(f"/console/email/{question.id}").text
+
+
 # ---- who may ----------------------------------------------------------------------------------------------
 
 CASE_ACTIONS = ("labels", "request", "attach", "handled")
@@ -219,6 +249,9 @@ def test_confirming_and_correcting_labels_store_training_examples_and_audit_entr
 
     confirmed = client.post(f"/console/email/{thanks.id}/labels", data={"csrf_token": csrf, "decision": "confirm"})
     assert confirmed.status_code == 200  # back on the case page
+    assert sidewalk.triage is not None and sidewalk.triage["heads"]["kind"]["label"] == "complaint"
+    said = sidewalk.triage["heads"]["urgency"]["label"]  # urgent or routine: a slab someone tripped on
+    fixed = "routine" if said == "urgent" else "urgent"
     corrected = client.post(
         f"/console/email/{sidewalk.id}/labels",
         data={
@@ -226,7 +259,7 @@ def test_confirming_and_correcting_labels_store_training_examples_and_audit_entr
             "decision": "correct",
             "service_code": "sidewalk_repair",
             "kind": "service_request",
-            "urgency": "urgent",
+            "urgency": fixed,
         },
     )
     assert corrected.status_code == 200
@@ -250,8 +283,8 @@ def test_confirming_and_correcting_labels_store_training_examples_and_audit_entr
         assert kept.corrected_by == staff["agent"] and kept.inbound_email_id == thanks.id
         assert set(kept.predicted) == {"service_code", "kind", "urgency"}
         assert 0 < kept.predicted["kind"]["confidence"] <= 1
-        assert (changed.service_code, changed.kind, changed.urgency) == ("sidewalk_repair", "service_request", "urgent")
-        assert changed.predicted["urgency"]["label"] == "routine"  # what the model said stays recorded
+        assert (changed.service_code, changed.kind, changed.urgency) == ("sidewalk_repair", "service_request", fixed)
+        assert changed.predicted["urgency"]["label"] == said  # what the model said stays recorded
         audit = session.scalars(
             select(AuditEntry).where(AuditEntry.record_type == "inbound_email").order_by(AuditEntry.id)
         ).all()
@@ -261,9 +294,9 @@ def test_confirming_and_correcting_labels_store_training_examples_and_audit_entr
             ("email.correct", str(sidewalk.id), staff["agent"]),
         ]
         assert audit[0].detail["changed"] == {}
-        assert audit[1].detail["changed"] == {"urgency": ["routine", "urgent"]}
+        assert audit[1].detail["changed"] == {"kind": ["complaint", "service_request"], "urgency": [said, fixed]}
     urgencies = {i["key"]: i["urgency"] for i in client.get("/console/api/queue").json()["items"]}
-    assert urgencies[str(sidewalk.id)] == "urgent"  # the agent's urgency places the case in the queue
+    assert urgencies[str(sidewalk.id)] == fixed  # the agent's urgency places the case in the queue
 
 
 # ---- service requests and closing the case -----------------------------------------------------------------

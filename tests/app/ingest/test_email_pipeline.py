@@ -3,6 +3,7 @@ routing, threading, RFC 3834 loop rules, bounces, charsets, attachments, duplica
 
 from __future__ import annotations
 
+import datetime as dt
 import http.server
 import json
 import threading
@@ -24,6 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from civicdesk.models import InboundEmail, OutboundMessage, ServiceRequest
 from civicdesk.service_requests.service import get_by_reference, update_request
+from civicdesk.work.queue import work_queue
+from civicdesk.work.sources import POSSIBLE_EMERGENCY_FLAG
+from classifiers.data import compose_text
 from classifiers.model import TriageModel, load_model
 from email_ingest.imap import ImapAccount, ImapSource
 from email_ingest.outbox import SmtpRelay, deliver_pending
@@ -421,6 +425,47 @@ def test_an_emergency_goes_to_agents_and_notifies_on_call_by_email_and_webhook(
     [notice] = Webhook.received
     assert notice["event"] == "emergency_email" and notice["service_code"] == "water_main_break"
     assert notice["on_call"]  # a name and number from the roster, or the instruction to call the supervisor
+
+
+# No emergency phrase, but the model puts P(emergency) between the possible-emergency and paging thresholds.
+POSSIBLE_EMERGENCY = (
+    "Water in the road",
+    "There is a lot of water coming up through a crack in the road at 12 Pinecrest Lane, it started an hour ago.",
+)
+
+
+def test_a_possible_emergency_waits_at_the_top_of_the_queue_and_pages_nobody(
+    mailbox: Mailbox,
+    session_factory: sessionmaker[Session],
+    triage: TriageModel,
+    relay: tuple[Relay, SmtpRelay],
+    webhook: str,
+) -> None:
+    [prediction] = triage.predict([compose_text(*POSSIBLE_EMERGENCY)])
+    assert prediction.emergency_tier == "possible" and not prediction.emergencies  # the model's tier, not a rule
+    earlier = mail("question", "Hi, who do I talk to about the thing from last week? Thanks")
+    possible = mail(*POSSIBLE_EMERGENCY, sender="Omar Haddad <omar.haddad@example.org>")
+    append(mailbox, earlier, possible)
+    config = ProcessConfig(mailbox="test", oncall_email="oncall@northvale.ca", oncall_webhook_url=webhook)
+
+    summary = ingest(mailbox, session_factory, triage, config)
+
+    assert (summary.needs_human, summary.escalated) == (2, 0)
+    row = row_for(session_factory, possible["Message-ID"])
+    assert (row.status, row.urgency, row.service_request_id) == ("needs_human", "emergency", None)
+    assert row.status_reason is not None and row.status_reason.startswith("possible emergency:")
+    with session_factory() as session:
+        first, second = work_queue(session)
+        assert session.scalar(select(OutboundMessage).where(OutboundMessage.purpose == "oncall")) is None
+    # at the top although it arrived after the question, with the emergency service level and the banner
+    assert (first.key, first.urgency, first.flag) == (str(row.id), "emergency", POSSIBLE_EMERGENCY_FLAG)
+    assert first.due_at is not None and first.due_at - first.waiting_since == dt.timedelta(minutes=30)
+    assert second.flag == "" and second.urgency == "routine"
+    handler, smtp = relay
+    assert deliver_pending(session_factory, smtp, MAIL_FROM, "test") == 2  # the two acknowledgements, no page
+    ack = next(m for m in handler.messages if m["To"] == "omar.haddad@example.org")
+    assert "will read it shortly" in ack.get_content() and "911" in ack.get_content()
+    assert Webhook.received == []
 
 
 def test_unclear_mail_goes_to_an_agent_with_the_reason(

@@ -175,3 +175,14 @@ def test_the_api_docs_setting_overrides_the_environment(tmp_path: Path) -> None:
         assert (app.docs_url, app.redoc_url, app.openapi_url) == (
             ("/docs", "/redoc", "/openapi.json") if served else (None, None, None)
         )
+
+
+def test_health_checks_leave_no_log_lines(core: ServedCore) -> None:
+    # Monitors call /health every few seconds; its access line and the httpx lines of its calls to Rasa and the
+    # action server would bury what matters. Other requests are still logged.
+    for _ in range(2):
+        httpx.get(f"{core.url}/health", timeout=30)
+    httpx.get(f"{core.url}/health-marker-not-found")
+    core.logged("/health-marker-not-found")  # written after both health checks' lines would have been
+    lines = [line for line in core.text().splitlines() if "civicdesk core on" not in line]
+    assert not [line for line in lines if "/health " in line or "HTTP Request:" in line]

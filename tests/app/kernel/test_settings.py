@@ -6,6 +6,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,22 @@ def test_missing_python_310_is_named(tmp_path: Path) -> None:
     ]
 
 
+def test_find_python_prints_the_interpreter_behind_a_shim(tmp_path: Path) -> None:
+    # A pyenv shim is a script that execs the interpreter; `uv sync --python SHIM` would not see that .venv was
+    # built from that interpreter and would replace it, so `make run` must be given the interpreter itself.
+    real = Path(sys.executable).resolve()
+    shim = tmp_path / "python3"
+    shim.write_text(f'#!/usr/bin/env bash\nexec "{real}" "$@"\n')
+    shim.chmod(0o755)
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    env = {**os.environ, f"PYTHON{version.replace('.', '')}": str(shim)}
+    result = subprocess.run(
+        [str(PROJECT_ROOT / "scripts" / "find-python"), version], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip()).resolve() == real
+
+
 def test_readme_settings_table_lists_every_setting() -> None:
     readme = (PROJECT_ROOT / "README.md").read_text()
     documented = set(re.findall(r"^\| `(CIVICDESK_[A-Z0-9_]+)` \|", readme, flags=re.M))
@@ -120,3 +137,10 @@ def test_api_docs_are_served_except_in_production_unless_the_setting_says() -> N
     ]:
         settings = Settings(_env_file=None, env=env, api_docs=api_docs, **secrets)  # type: ignore[call-arg]
         assert settings.serves_api_docs is served, (env, api_docs)
+
+
+def test_readme_lists_every_process_of_the_procfile() -> None:
+    started = [line.split(":", 1)[1].strip() for line in (PROJECT_ROOT / "Procfile").read_text().splitlines() if line]
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    table = re.findall(r"^\| [^|]+ \| [^|]+ \| `(civicdesk [^`]+)` \|$", readme, flags=re.M)
+    assert sorted(table) == sorted(command.removeprefix(".venv/bin/") for command in started)

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from civicdesk import labels
 from civicdesk.app import create_app
 from civicdesk.cli import app as cli_app
 from civicdesk.db import transaction
@@ -131,7 +132,7 @@ def test_an_exact_scenario_gives_the_hand_counted_figures(session_factory: sessi
 
     assert rows("assistant_chats") == {"chats": 6, "contained": 3, "handed off": 3}
     assert rows("assistant_containment") == {"contained": 50.0, "handed off": 50.0}
-    assert rows("handoff_reasons") == {"resident_request": 2, "not_understood": 1}
+    assert rows("handoff_reasons") == {"Resident asked for a person": 2, "Assistant did not understand": 1}
 
     # closed: r1, r2, r3, r4; r3 was reopened, r4 had a second contact: 2 of 4 at first contact
     assert rows("first_contact_resolution") == {
@@ -140,7 +141,9 @@ def test_an_exact_scenario_gives_the_hand_counted_figures(session_factory: sessi
     assert rows("resolved_on_target") == {"all": 75.0, "routine": 75.0}  # r2 was late
     assert rows("time_to_resolve")["closed late"] == 1
 
-    assert rows("emails_by_outcome") == {"needs_human": 3, "routed": 2, "threaded": 1}
+    assert rows("emails_by_outcome") == {
+        "Left to an agent": 3, "Routed to a department": 2, "Added to an existing request": 1,
+    }  # fmt: skip
     assert rows("time_to_route") == {"routed automatically": 3.0, "routed by an agent": 60.0}
     assert rows("misroutes_by_service") == {names["road_repair"]: 1, names["noise_complaint"]: 1}
     assert rows("classifier_accuracy") == {"2026-10-05": 50.0, "2026-10-19": 0.0}
@@ -172,9 +175,9 @@ def test_a_generated_month_matches_what_the_generator_made(session_factory: sess
     assert rows("assistant_chats") == {
         "chats": ledger.chats, "contained": ledger.contained, "handed off": ledger.chats - ledger.contained,
     }  # fmt: skip
-    assert rows("handoff_reasons") == dict(ledger.handoff_reasons)
+    assert rows("handoff_reasons") == {labels.handoff_reason(code): n for code, n in ledger.handoff_reasons.items()}
     assert rows("satisfaction") == {label: ledger.ratings[score] for score, label in reports.SCORES.items()}
-    assert rows("emails_by_outcome") == dict(ledger.emails_by_status)
+    assert rows("emails_by_outcome") == {labels.email_status(code): n for code, n in ledger.emails_by_status.items()}
     assert rows("misroutes_by_service") == {names[code]: n for code, n in ledger.misroutes_by_service.items()}
     fcr = rows("first_contact_resolution")
     assert (fcr["closed"], fcr["first contact"]) == (ledger.closed, ledger.first_contact)

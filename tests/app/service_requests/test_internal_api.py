@@ -50,6 +50,33 @@ def test_an_unanswerable_question_is_recorded_as_a_knowledge_gap(
     with session_factory() as session:
         gap = session.scalars(select(KnowledgeGap)).one()
         assert (gap.query, gap.channel, gap.top_slug) == ("what is the meaning of life", "chat", None)
+        assert gap.reason == "unsure_search"
+
+
+def test_a_message_the_assistant_did_not_understand_is_a_redacted_knowledge_gap(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    text = "zorp blingle, call me at 905-555-0143 or jo.smith@example.org"
+    response = client.post("/api/v1/kb/gaps", json={"query": text, "reason": "not_understood"})
+    assert response.status_code == 201 and response.json() == {"status": "recorded"}
+    with session_factory() as session:
+        gap = session.scalars(select(KnowledgeGap)).one()
+        assert (gap.query, gap.channel, gap.reason) == (
+            "zorp blingle, call me at <PHONE> or <EMAIL>",
+            "chat",
+            "not_understood",
+        )
+
+
+def test_a_knowledge_gap_without_text_or_with_an_unknown_reason_is_refused(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    response = client.post("/api/v1/kb/gaps", json={"query": "", "reason": "bored"})
+    assert response.status_code == 422
+    assert {tuple(item["loc"]) for item in response.json()["detail"]} == {("body", "query"), ("body", "reason")}
+    assert client.post("/api/v1/kb/gaps", json={"query": "x"}, headers={"Authorization": ""}).status_code == 401
+    with session_factory() as session:
+        assert session.scalars(select(KnowledgeGap)).all() == []
 
 
 def test_bad_parameters_are_explained(client: TestClient) -> None:

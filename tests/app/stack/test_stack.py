@@ -76,6 +76,11 @@ def test_make_run_reaches_healthy_and_ctrl_c_stops_everything(tmp_path: Path) ->
         output = (tmp_path / "make-run.log").read_text()
         assert body.get("status") == "ok", f"not healthy after {STARTUP_SECONDS} s: {body}\n{output[-3000:]}"
         assert "core web app   http://127.0.0.1" in output  # the URLs are printed
+        # A quiet, quick start: the built environments are left alone, the engine's dependencies' deprecation
+        # warnings are not shown, and the health checks above (every 2 s) leave no access lines.
+        assert "virtual environment" not in output, output[:3000]
+        assert "DeprecationWarning" not in output, output[-3000:]
+        assert "GET /health " not in output, output[-3000:]
     finally:
         with contextlib.suppress(ProcessLookupError):  # already gone if make run failed
             os.killpg(process.pid, signal.SIGINT)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from civicdesk.console.templating import STATIC, render
+from civicdesk.work.service_levels import email_reply_promise
 
 router = APIRouter(include_in_schema=False)
 
@@ -16,7 +17,7 @@ router = APIRouter(include_in_schema=False)
 @router.get("/", response_class=HTMLResponse)
 async def demo_page(request: Request) -> Response:
     """A Northvale Region web page with the widget on it, as the Region's website would carry it."""
-    return render(request, "site/index.html", private=False)
+    return render(request, "site/index.html", {"email_promise": email_reply_promise()}, private=False)
 
 
 @router.get("/widget.js")

@@ -23,6 +23,7 @@ from civicdesk.errors import InvalidInput
 from civicdesk.labels import email_reason
 from civicdesk.mail import cases as email_cases
 from civicdesk.mail import replies
+from civicdesk.mail.threads import message_id_domain
 from civicdesk.models import InboundEmail, Service
 from civicdesk.service_requests import service as service_requests
 from civicdesk.staff import audit
@@ -213,7 +214,7 @@ async def create_request(
 
 
 def _domain(request: Request) -> str:
-    return replies.message_id_domain(request.app.state.settings.mail_from)
+    return message_id_domain(request.app.state.settings.mail_from)
 
 
 @router.post("/email/{email_id}/reply")

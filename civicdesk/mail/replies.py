@@ -10,20 +10,19 @@ resident's mail program threads them and a reply from the resident comes back on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.utils import make_msgid, parseaddr
+from email.utils import make_msgid
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from civicdesk.business_time import REGION_TZ
 from civicdesk.errors import InvalidInput
-from civicdesk.mail.parse import message_ids
+from civicdesk.mail.threads import subject_for, thread_headers
 from civicdesk.models import InboundEmail, OutboundMessage, ServiceRequest
 from civicdesk.notices import NOTICE_OF_COLLECTION
 from civicdesk.service_requests import service as service_requests
 
 MAX_REPLY_CHARS = 20_000
-MAX_REFERENCES = 20  # the newest Message-IDs of a long thread are enough for threading (RFC 5322 3.6.4)
 RESIDENT_PURPOSES = ("acknowledgement", "reply", "reference", "update")
 SIGN_OFF = "Northvale Service First\n311 (905-555-0100 from outside the region) · https://www.northvale.ca"
 
@@ -61,32 +60,6 @@ SAVED_REPLIES: tuple[SavedReply, ...] = (
 
 class CannotReply(Exception):
     """The case cannot be answered by email (no address, or another department's request); the text says why."""
-
-
-def message_id_domain(mail_from: str) -> str:
-    """The domain of our own Message-IDs: that of the From: address (the ingester's rule too)."""
-    own = parseaddr(mail_from)[1].lower()
-    return own.rsplit("@", 1)[-1] if "@" in own else "northvale.ca"
-
-
-def thread_headers(row: InboundEmail) -> tuple[str | None, str | None]:
-    """In-Reply-To and References for an answer to `row`: its Message-ID, after the thread it belongs to."""
-    if not row.message_id:
-        return None, None
-    chain = [i for i in message_ids(row.references or "") if i != row.message_id]
-    chain = [*chain[-(MAX_REFERENCES - 1) :], row.message_id]
-    return row.message_id, " ".join(chain)
-
-
-def subject_for(row: InboundEmail, request: ServiceRequest | None) -> str:
-    """ "Re: <their subject>", with "[SR-...]" first when a request is linked (the ingester threads on it)."""
-    subject = " ".join((row.subject or "").split()) or "your message"
-    if not subject.lower().startswith("re:"):
-        subject = f"Re: {subject}"
-    reference = request.reference if request is not None else None
-    if reference and reference not in subject:
-        subject = f"[{reference}] {subject}"
-    return subject[:400]
 
 
 def _address(row: InboundEmail) -> str:

@@ -1,6 +1,7 @@
 """Writing back to residents, in a real browser on the real app: an agent answers an email case (a
 knowledgebase passage and a saved reply inserted, then sent) and files a request from it, and what the outbox
-delivers reaches a local SMTP server (aiosmtpd) threaded on the resident's message.
+delivers reaches a local SMTP server (aiosmtpd) threaded on the resident's message; a request's reporter hears
+when it is assigned and closed, and the link in the update stops the updates without signing in.
 Screenshots go to var/test-artifacts/."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import re
 from collections.abc import Iterator
 from email.message import EmailMessage
 
+import httpx
 import pytest
 from browsing import ARTIFACTS
 from helpers import Relay, smtp_relay
@@ -18,8 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from test_widget import browser, core, settings  # noqa: F401 (fixtures)
 
+from civicdesk.contacts import ContactIn
 from civicdesk.db import make_engine, make_session_factory, transaction
 from civicdesk.models import InboundEmail, OutboundMessage
+from civicdesk.service_requests import service as service_requests
 from civicdesk.settings import Settings
 from civicdesk.staff import auth
 from email_ingest.maildir import MaildirSource
@@ -163,3 +167,69 @@ def test_a_request_filed_from_the_email_sends_the_resident_its_reference(
     assert message["Subject"] == f"[{reference.group(0)}] Re: Dog licence"
     assert_threaded(message)
     assert f"We have created service request {reference.group(0)}" in message.get_content()
+
+
+@pytest.mark.timeout(180)
+def test_closing_a_request_tells_its_reporter_and_the_link_in_the_update_stops_updates(
+    desk: Page,
+    core: str,  # noqa: F811 (the fixture imported above)
+    factory: sessionmaker[Session],
+    relay: tuple[Relay, SmtpRelay],
+) -> None:
+    with transaction(factory) as session:  # filed in a chat: the resident gave an email address
+        filed = service_requests.create_request(
+            session,
+            service_requests.RequestIn(
+                service_code="road_repair",
+                description="Deep pothole in the right lane",
+                channel="chat",
+                address="120 Birch Road",
+                contact=ContactIn(email="lena.fischer@example.org", name="Lena Fischer"),
+            ),
+            actor="assistant",
+            require_answers=False,
+        )
+        reference = filed.reference
+    assert reference
+    desk.goto(f"/console/requests/{reference}")
+    desk.get_by_label("Assignee").fill("roads.crew@northvale.ca")
+    desk.get_by_role("button", name="Save").click()
+    assigned = delivered(factory, relay, "update")
+    assert (assigned["To"], assigned["Subject"]) == (
+        "lena.fischer@example.org",
+        f"[{reference}] Update on your service request",
+    )
+    assert "has been assigned to a member of" in assigned.get_content()
+    assert "roads.crew" not in assigned.get_content()  # staff are not named to residents
+
+    desk.get_by_label("Status").select_option("closed")
+    desk.get_by_label("Resolution (needed to close)").fill("The crew filled the pothole on December 7.")
+    desk.get_by_label("Internal note").fill("Used cold patch; check again in spring.")
+    desk.get_by_role("button", name="Save").click()
+    expect(desk.get_by_text("closed").first).to_be_visible()
+    closed = delivered(factory, relay, "update")
+    body = closed.get_content()
+    assert f"Your service request {reference} (Pothole or road damage) has been closed." in body
+    assert "The crew filled the pothole on December 7." in body and "cold patch" not in body
+    assert closed["Auto-Submitted"] == "auto-generated"
+    link = re.search(r"https?://\S+/updates/stop\?\S+", body)
+    assert link, body
+
+    with httpx.Client(base_url=core) as resident:  # no console session: a resident's own browser
+        asked = resident.get(link.group(0).replace("http://127.0.0.1:8000", core))
+        assert asked.status_code == 200 and f"Stop updates about {reference}?" in asked.text
+        forged = resident.post("/updates/stop", data={"request": reference, "token": "x" * 43})
+        assert forged.status_code == 404 and "This link does not work" in forged.text
+        token = re.search(r'name="token" value="([^"]+)"', asked.text)
+        assert token
+        stopped = resident.post("/updates/stop", data={"request": reference, "token": token.group(1)})
+        assert stopped.status_code == 200 and "Updates stopped" in stopped.text
+        assert f"no more emails about service request {reference}" in stopped.text
+
+    desk.goto(f"/console/requests/{reference}")
+    desk.get_by_label("Status").select_option("open")
+    desk.get_by_role("button", name="Save").click()
+    expect(desk.get_by_text("open").first).to_be_visible()
+    with factory() as session:
+        updates = session.scalars(select(OutboundMessage).where(OutboundMessage.purpose == "update")).all()
+        assert len(updates) == 2  # assigned and closed; reopened after the stop: nothing

@@ -17,12 +17,13 @@ from sqlalchemy.orm import Session
 
 from civicdesk.business_time import REGION_TZ
 from civicdesk.errors import InvalidInput
+from civicdesk.limits import LIMITS
 from civicdesk.mail.threads import subject_for, thread_headers
 from civicdesk.models import InboundEmail, OutboundMessage, ServiceRequest
 from civicdesk.notices import NOTICE_OF_COLLECTION
 from civicdesk.service_requests import service as service_requests
 
-MAX_REPLY_CHARS = 20_000
+MAX_REPLY_CHARS = LIMITS["email_text"]  # the console form allows as much
 RESIDENT_PURPOSES = ("acknowledgement", "reply", "reference", "update")
 SIGN_OFF = "Northvale Service First\n311 (905-555-0100 from outside the region) · https://www.northvale.ca"
 

@@ -72,6 +72,7 @@ def _page_context(request: Request, session: Session, email_id: int, staff: Staf
     names = {s.code: s.name for s in services}
     # Another department's request stays out of sight: the page says only that the email is on one.
     linked = service_requests.visible(row.service_request, staff.department_id)
+    elsewhere = row.service_request is not None and linked is None
     return {
         "staff": staff,
         "case": row,
@@ -94,12 +95,13 @@ def _page_context(request: Request, session: Session, email_id: int, staff: Staf
         "predicted": email_cases.predicted_labels(row),
         "corrections": email_cases.corrections(session, row),
         "thread": thread,
-        "sent": replies.sent_to_resident(session, [row, *thread]),
-        "can_reply": bool(row.sender_address) and not (row.service_request is not None and linked is None),
+        # what we sent carries the request's reference: not for another department's eyes
+        "sent": [] if elsewhere else replies.sent_to_resident(session, [row, *thread]),
+        "can_reply": bool(row.sender_address) and not elsewhere,
         "saved_replies": replies.SAVED_REPLIES,
         "passages": _passages(request, session, row) if row.sender_address else [],
         "linked": linked,
-        "filed_elsewhere": row.service_request is not None and linked is None,
+        "filed_elsewhere": elsewhere,
         "prefill": email_cases.request_prefill(session, row),
         "services": services,
         "kinds": service_requests.KINDS,

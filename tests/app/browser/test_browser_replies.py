@@ -13,7 +13,7 @@ from email.message import EmailMessage
 
 import httpx
 import pytest
-from browsing import ARTIFACTS
+from browsing import ARTIFACTS, assert_accessible
 from helpers import Relay, smtp_relay
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
@@ -135,6 +135,7 @@ def test_an_agent_replies_with_a_passage_and_the_resident_gets_it_in_their_threa
     expect(sent).to_contain_text("waiting to be sent")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     desk.screenshot(path=str(ARTIFACTS / "console-email-reply.png"), full_page=True)
+    assert_accessible(desk)
 
     message = delivered(factory, relay, "reply")
     assert message["Subject"] == "Re: Dog licence"
@@ -171,6 +172,7 @@ def test_a_request_filed_from_the_email_sends_the_resident_its_reference(
 
 @pytest.mark.timeout(180)
 def test_closing_a_request_tells_its_reporter_and_the_link_in_the_update_stops_updates(
+    browser: Browser,  # noqa: F811 (the fixture imported above)
     desk: Page,
     core: str,  # noqa: F811 (the fixture imported above)
     factory: sessionmaker[Session],
@@ -215,16 +217,27 @@ def test_closing_a_request_tells_its_reporter_and_the_link_in_the_update_stops_u
     link = re.search(r"https?://\S+/updates/stop\?\S+", body)
     assert link, body
 
-    with httpx.Client(base_url=core) as resident:  # no console session: a resident's own browser
-        asked = resident.get(link.group(0).replace("http://127.0.0.1:8000", core))
-        assert asked.status_code == 200 and f"Stop updates about {reference}?" in asked.text
-        forged = resident.post("/updates/stop", data={"request": reference, "token": "x" * 43})
-        assert forged.status_code == 404 and "This link does not work" in forged.text
-        token = re.search(r'name="token" value="([^"]+)"', asked.text)
+    stop_link = link.group(0).replace("http://127.0.0.1:8000", core)  # the app's public_base_url in production
+    with httpx.Client(base_url=core) as stranger:  # a changed token or reference stops nothing
+        for forged in (
+            stop_link[:-2],
+            stop_link.replace(reference, reference[:-1] + ("8" if reference.endswith("9") else "9")),
+        ):
+            refused = stranger.get(forged)
+            assert refused.status_code == 404 and "This link does not work" in refused.text
+        token = re.search(r"token=([\w-]+)", stop_link)
         assert token
-        stopped = resident.post("/updates/stop", data={"request": reference, "token": token.group(1)})
-        assert stopped.status_code == 200 and "Updates stopped" in stopped.text
-        assert f"no more emails about service request {reference}" in stopped.text
+        posted = stranger.post("/updates/stop", data={"request": reference, "token": token.group(1)[:-1] + "A"})
+        assert posted.status_code == 404
+    resident = browser.new_context(base_url=core).new_page()  # no console session: the resident's own browser
+    resident.goto(stop_link)
+    expect(resident.get_by_role("heading", level=1)).to_have_text(f"Stop updates about {reference}?")
+    assert_accessible(resident)
+    resident.get_by_role("button", name="Stop updates").click()
+    expect(resident.get_by_role("heading", level=1)).to_have_text("Updates stopped")
+    expect(resident.get_by_text(f"You will get no more emails about service request {reference}.")).to_be_visible()
+    assert_accessible(resident)
+    resident.context.close()
 
     desk.goto(f"/console/requests/{reference}")
     desk.get_by_label("Status").select_option("open")

@@ -110,6 +110,14 @@ EMAIL_STATUSES = {
     "bounce": "Delivery report",
     "ignored": "Auto-reply, ignored",
 }
+# What we sent a resident (OutboundMessage.purpose and .status), as the email case page lists it.
+OUTBOUND_PURPOSES = {
+    "acknowledgement": "Automatic acknowledgement",
+    "reply": "Agent's reply",
+    "reference": "Request reference",
+    "update": "Request update",
+}
+OUTBOUND_STATUSES = {"pending": "waiting to be sent", "sent": "sent", "failed": "could not be delivered"}
 ROLES = {
     "agent": ("agent", "agents"),
     "trainer": ("trainer", "trainers"),
@@ -147,6 +155,14 @@ def email_status(code: str) -> str:
     return EMAIL_STATUSES.get(code, words(code))
 
 
+def outbound_purpose(code: str) -> str:
+    return OUTBOUND_PURPOSES.get(code, words(code))
+
+
+def outbound_status(code: str) -> str:
+    return OUTBOUND_STATUSES.get(code, words(code))
+
+
 def role(code: str, plural: bool = False) -> str:
     singular, many = ROLES.get(code, (code.replace("_", " "), code.replace("_", " ") + "s"))
     return many if plural else singular
@@ -173,6 +189,7 @@ AUDIT_ACTIONS = {
     "email.confirm": "confirmed the triage labels",
     "email.correct": "corrected the triage labels",
     "email.handled": "marked the email handled",
+    "email.reply": "replied to the sender by email",
     "email.request": "filed a service request",
     "email.view": "viewed the email",
     "request.attach_email": "attached an email",

@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     ingest_alert_after_failures: int = Field(
         5, ge=1, description="Consecutive failed mailbox passes before the ingester raises an alert."
     )
+    public_base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Where residents reach the core web app: links in email (stopping request updates) start here.",
+    )
     mail_from: str = Field(
         "Northvale Service First <servicefirst@northvale.ca>", description="From: of acknowledgements and notices."
     )

@@ -71,8 +71,9 @@ def as_email(row: OutboundMessage, mail_from: str, mailbox: str) -> EmailMessage
         message["Message-ID"] = row.message_id
     if row.in_reply_to:
         message["In-Reply-To"] = row.in_reply_to
-        message["References"] = row.in_reply_to
-    message["Auto-Submitted"] = "auto-replied" if row.purpose == "acknowledgement" else "auto-generated"
+        message["References"] = row.references or row.in_reply_to
+    if row.purpose != "reply":  # an agent's own answer is a person writing, not an automatic message (RFC 3834)
+        message["Auto-Submitted"] = "auto-replied" if row.purpose == "acknowledgement" else "auto-generated"
     message[LOOP_HEADER] = mailbox  # if this ever comes back to us, the ingester knows not to answer it
     message["X-Auto-Response-Suppress"] = "All"  # asks Exchange not to send out-of-office replies to it
     message.set_content(row.body)

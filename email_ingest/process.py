@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from civicdesk.business_time import REGION_TZ
 from civicdesk.contacts import ContactIn
 from civicdesk.db import utcnow
 from civicdesk.errors import InvalidInput
 from civicdesk.mail.parse import ParsedEmail, Unparseable, parse
+from civicdesk.mail.replies import filed_text
 from civicdesk.models import (
     EmailAttachment,
     InboundEmail,
@@ -47,6 +47,7 @@ from civicdesk.models import (
 from civicdesk.notices import EMERGENCY_INSTRUCTION, NOTICE_OF_COLLECTION
 from civicdesk.service_requests.service import RequestIn, add_attachment, add_note, update_request
 from civicdesk.service_requests.service import create_request as create_service_request
+from civicdesk.work.service_levels import email_reply_promise
 from email_ingest.loops import bounced_message_ids, is_bounce, no_reply_reason
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ def process(
         return _needs_human(session, row, email, config, reply_block, f"cannot file it automatically: {error}")
     row.service_request_id = request.id
     _attach_files(session, row, request)
-    acknowledged = _acknowledge(session, row, email, config, reply_block, _routed_text(request))
+    acknowledged = _acknowledge(session, row, email, config, reply_block, filed_text(request))
     return _finish(row, Outcome("routed", acknowledged=acknowledged), f"routed to {request.department.queue_name}")
 
 
@@ -284,7 +285,7 @@ def _needs_human(
     soon: bool = False,
 ) -> Outcome:
     """To the agents' queue with the reason; `soon`: a possible emergency, which an agent reads first."""
-    when = "will read it shortly" if soon else "will reply within two business days"
+    when = "will read it shortly" if soon else f"will reply {email_reply_promise()}"
     text = (
         f"Thank you for contacting Northvale Service First. We have received your message and a member of our team "
         f"{when}.\n\n" + EMERGENCY_INSTRUCTION
@@ -418,17 +419,6 @@ def _acknowledge(
         )
     )
     return True
-
-
-def _routed_text(request: ServiceRequest) -> str:
-    due = request.due_at.astimezone(REGION_TZ)
-    return (
-        f"Thank you for contacting Northvale Service First. We have created service request {request.reference} "
-        f"({request.service.name}) and sent it to {request.department.name}. Our target is to respond by "
-        f"{due:%A, %B} {due.day} at {due:%-I:%M %p}.\n\n"
-        f"To add details, reply to this email and keep {request.reference} in the subject. To check its status, "
-        "ask our online assistant at https://www.northvale.ca or call 311 (905-555-0100 from outside the region)."
-    )
 
 
 def _finish(row: InboundEmail, outcome: Outcome, reason: str) -> Outcome:

@@ -42,6 +42,7 @@ from civicdesk.models import (
     ServiceRequest,
 )
 from civicdesk.service_requests import service as service_requests
+from civicdesk.service_requests.updates import ResidentMail
 from civicdesk.staff import audit
 from civicdesk.work import queue
 
@@ -393,7 +394,12 @@ async def update_request(
         if linked is None:
             raise NotFound("this conversation has no service request you may update")
         service_requests.update_request(
-            session, linked, staff.email, status=status_ or None, resolution=resolution or None
+            session,
+            linked,
+            staff.email,
+            status=status_ or None,
+            resolution=resolution or None,
+            notify=ResidentMail.from_settings(request.app.state.settings),
         )
         if note_body.strip():
             service_requests.add_note(session, linked, staff.email, note_body)

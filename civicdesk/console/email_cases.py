@@ -22,6 +22,8 @@ from civicdesk.console.templating import render
 from civicdesk.errors import InvalidInput
 from civicdesk.labels import email_reason
 from civicdesk.mail import cases as email_cases
+from civicdesk.mail import replies
+from civicdesk.mail.threads import message_id_domain
 from civicdesk.models import InboundEmail, Service
 from civicdesk.service_requests import service as service_requests
 from civicdesk.staff import audit
@@ -51,13 +53,26 @@ def _heads(row: InboundEmail, services: dict[str, str]) -> list[dict[str, Any]]:
     return shown
 
 
-def _page_context(session: Session, email_id: int, staff: Staff) -> dict[str, Any]:
+def _passages(request: Request, session: Session, row: InboundEmail) -> list[dict[str, str]]:
+    """Knowledgebase passages that may answer the email, searched with its subject and text, ready to insert."""
+    query = " ".join(part for part in (row.subject or "", row.new_text or "") if part)[:2000]
+    found = request.app.state.kb_search.search(session, query, limit=3)
+    return [
+        {"title": hit.title, "text": hit.summary + (f"\n\nMore information: {hit.url}" if hit.url else "")}
+        for hit in found.hits
+        if hit.summary
+    ]
+
+
+def _page_context(request: Request, session: Session, email_id: int, staff: Staff) -> dict[str, Any]:
     row = email_cases.get(session, email_id)
+    thread = email_cases.thread(session, row)
     parsed = email_cases.readable(row)
     services = list(session.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.name)))
     names = {s.code: s.name for s in services}
     # Another department's request stays out of sight: the page says only that the email is on one.
     linked = service_requests.visible(row.service_request, staff.department_id)
+    elsewhere = row.service_request is not None and linked is None
     return {
         "staff": staff,
         "case": row,
@@ -79,9 +94,14 @@ def _page_context(session: Session, email_id: int, staff: Staff) -> dict[str, An
         "labels": email_cases.current_labels(session, row),
         "predicted": email_cases.predicted_labels(row),
         "corrections": email_cases.corrections(session, row),
-        "thread": email_cases.thread(session, row),
+        "thread": thread,
+        # what we sent carries the request's reference: not for another department's eyes
+        "sent": [] if elsewhere else replies.sent_to_resident(session, [row, *thread]),
+        "can_reply": bool(row.sender_address) and not elsewhere,
+        "saved_replies": replies.SAVED_REPLIES,
+        "passages": _passages(request, session, row) if row.sender_address else [],
         "linked": linked,
-        "filed_elsewhere": row.service_request is not None and linked is None,
+        "filed_elsewhere": elsewhere,
         "prefill": email_cases.request_prefill(session, row),
         "services": services,
         "kinds": service_requests.KINDS,
@@ -90,12 +110,15 @@ def _page_context(session: Session, email_id: int, staff: Staff) -> dict[str, An
     }
 
 
-async def _show(request: Request, staff: Staff, email_id: int, error: str | None = None, code: int = 200) -> Response:
+async def _show(
+    request: Request, staff: Staff, email_id: int, error: str | None = None, code: int = 200, draft: str = ""
+) -> Response:
     def page() -> Response:
         # Rendered while the session is open: the template follows the case's attachments and request.
         with request.app.state.session_factory() as session:
-            context = _page_context(session, email_id, staff)
-            return render(request, "console/email_case.html", {**context, "error": error}, status_code=code)
+            context = _page_context(request, session, email_id, staff)
+            extra = {"error": error, "draft": draft}
+            return render(request, "console/email_case.html", {**context, **extra}, status_code=code)
 
     try:
         return await to_thread.run_sync(page)
@@ -119,8 +142,11 @@ async def case_page(request: Request, staff: EmailStaff, email_id: int) -> Respo
 Action = Callable[[Session, InboundEmail], tuple[str, dict[str, Any]]]
 
 
-async def _act(request: Request, staff: Staff, email_id: int, action: Action, then: str | None = None) -> Response:
-    """Run one agent action with its audit entry (the action names itself: confirm and correct share a form)."""
+async def _act(
+    request: Request, staff: Staff, email_id: int, action: Action, then: str | None = None, draft: str = ""
+) -> Response:
+    """Run one agent action with its audit entry (the action names itself: confirm and correct share a form).
+    `draft`: the reply text, shown again if the action is refused."""
 
     def run() -> None:
         with chat.writing(request.app.state.session_factory) as session:
@@ -138,7 +164,7 @@ async def _act(request: Request, staff: Staff, email_id: int, action: Action, th
         code = status.HTTP_409_CONFLICT if conflict else status.HTTP_422_UNPROCESSABLE_CONTENT
         if is_fetch(request):
             return JSONResponse({"detail": message}, code)
-        return await _show(request, staff, email_id, message, code)
+        return await _show(request, staff, email_id, message, code, draft)
     if is_fetch(request):
         return JSONResponse({"ok": True})
     return RedirectResponse(then or f"/console/email/{email_id}", status.HTTP_303_SEE_OTHER)
@@ -183,9 +209,29 @@ async def create_request(
     def action(session: Session, row: InboundEmail) -> tuple[str, dict[str, Any]]:
         created = email_cases.create_request(session, row, filed.request_in("email"), staff.email, staff.department_id)
         audit.record(session, staff.email, "request.create", "service_request", created.reference)
-        return "email.request", {"reference": created.reference}
+        told = replies.send_reference(session, row, created, _domain(request))
+        return "email.request", {"reference": created.reference, "outbound_id": told.id if told else None}
 
     return await _act(request, staff, email_id, action)
+
+
+def _domain(request: Request) -> str:
+    return message_id_domain(request.app.state.settings.mail_from)
+
+
+@router.post("/email/{email_id}/reply")
+async def reply(request: Request, staff: EmailStaff, email_id: int, text: Text = "") -> Response:
+    """Answer the sender by email, through the outbox, threaded on their message; the page lists it as sent."""
+
+    def action(session: Session, row: InboundEmail) -> tuple[str, dict[str, Any]]:
+        try:
+            sent = replies.send_reply(session, row, text, staff.department_id, _domain(request))
+        except replies.CannotReply as refused:
+            raise email_cases.NotAllowed(str(refused)) from None
+        linked = row.service_request.reference if row.service_request else None
+        return "email.reply", {"outbound_id": sent.id, "characters": len(text.strip()), "service_request": linked}
+
+    return await _act(request, staff, email_id, action, draft=text)
 
 
 @router.post("/email/{email_id}/attach")

@@ -17,6 +17,7 @@ from civicdesk.db import transaction
 from civicdesk.errors import InvalidInput
 from civicdesk.models import Contact, Service, ServiceRequest
 from civicdesk.service_requests import service as service_requests
+from civicdesk.service_requests.updates import ResidentMail
 from civicdesk.staff import audit
 
 router = APIRouter(prefix="/console")
@@ -142,6 +143,7 @@ async def update(
                 urgency=urgency or None,
                 assignee=assignee if assignee != (found.assignee or "") else None,
                 resolution=resolution or None,
+                notify=ResidentMail.from_settings(request.app.state.settings),
             )
             if note.strip():
                 service_requests.add_note(session, found, staff.email, note)

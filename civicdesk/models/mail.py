@@ -93,12 +93,14 @@ class OutboundMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(20))  # email | webhook
-    purpose: Mapped[str] = mapped_column(String(30), index=True)  # acknowledgement | oncall | alert
+    # acknowledgement | reply (an agent's) | reference (a request filed from the email) | oncall | alert
+    purpose: Mapped[str] = mapped_column(String(30), index=True)
     recipient: Mapped[str] = mapped_column(String(500))  # an address, or the webhook URL
     subject: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(String(998), unique=True)  # ours, for threading and bounces
     in_reply_to: Mapped[str | None] = mapped_column(String(998))
+    references: Mapped[str | None] = mapped_column(Text)  # the thread's Message-IDs; In-Reply-To when empty
     inbound_email_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_email.id"), index=True)
     service_request_id: Mapped[int | None] = mapped_column(ForeignKey("service_request.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), default="pending", index=True)  # pending | sent | failed

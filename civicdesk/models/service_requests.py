@@ -51,6 +51,8 @@ class ServiceRequest(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     due_at: Mapped[dt.datetime]
     closed_at: Mapped[dt.datetime | None]
+    # The resident followed the link in an update: no more updates by email (service_requests/updates.py).
+    updates_stopped_at: Mapped[dt.datetime | None]
 
     service: Mapped[Service] = relationship()
     department: Mapped[Department] = relationship()

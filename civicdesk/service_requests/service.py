@@ -27,6 +27,8 @@ from civicdesk.models import (
     ServiceRequestChange,
     ServiceRequestNote,
 )
+from civicdesk.service_requests import updates
+from civicdesk.service_requests.updates import Before, ResidentMail
 
 Channel = Literal["chat", "email", "phone", "counter", "web", "open311", "console"]
 Kind = Literal["service_request", "information_request", "complaint", "compliment", "misdirected"]
@@ -236,8 +238,11 @@ def update_request(
     kind: str | None = None,
     service_code: str | None = None,
     referral_code: str | None = None,
+    notify: ResidentMail | None = None,
 ) -> ServiceRequest:
-    """Change a request; each changed field lands in its history. Changing urgency or service moves the due time."""
+    """Change a request; each changed field lands in its history. Changing urgency or service moves the due time.
+    With `notify`, the resident who gave an email address hears about a new status or assignment."""
+    before = Before.of(request)
     if service_code is not None and service_code != request.service.code:
         service = active_service(session, service_code)
         _record(request, actor, "service", request.service.code, service.code)
@@ -274,6 +279,8 @@ def update_request(
         request.closed_at = utcnow() if status == "closed" else None
     request.updated_at = utcnow()
     session.flush()
+    if notify is not None:
+        updates.notify(session, request, before, notify)
     return request
 
 

@@ -19,6 +19,7 @@ supervisors are told by email.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,10 +45,22 @@ QUEUE_TARGET_HOURS: dict[str, dict[str, float]] = {
     "chat": {"emergency": 2 * MINUTE, "urgent": 5 * MINUTE, "routine": 10 * MINUTE},
     "email": {"emergency": 0.5, "urgent": 4.0, "routine": 8.0},
 }
+BUSINESS_DAY_HOURS = 8.0  # how the service standards count a business day in promises to residents
 DUE_SOON_SHARE = 0.75
 ESCALATED_URGENCY = {"routine": "urgent"}  # urgent and emergency work is already at the top
 ESCALATION_ACTION = "sla.escalate"
 ACTOR = "service levels"
+
+
+def email_reply_promise() -> str:
+    """What we promise a resident who emails, from the routine email target: the acknowledgement and the public
+    page both say it, so they cannot disagree ("within one business day")."""
+    hours = QUEUE_TARGET_HOURS["email"]["routine"]
+    days = math.ceil(hours / BUSINESS_DAY_HOURS)
+    if hours < BUSINESS_DAY_HOURS:
+        return f"within {hours:g} business hours"
+    words = {1: "one business day", 2: "two business days", 3: "three business days"}
+    return f"within {words.get(days, f'{days} business days')}"
 
 
 @dataclass(frozen=True)

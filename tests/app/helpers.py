@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import secrets
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -35,6 +38,7 @@ from civicdesk.models import (
     TriageCorrection,
 )
 from civicdesk.settings import Settings
+from email_ingest.outbox import SmtpRelay
 
 CLASSIFIER_DATA = Path(__file__).parent / "data" / "classifiers"  # a 48-row fixture: models train in seconds
 CLASSIFIER_TRAIN = CLASSIFIER_DATA / "train.jsonl"
@@ -257,3 +261,28 @@ def letter(
     if attachment is not None:
         message.add_attachment(attachment[1], maintype="image", subtype="jpeg", filename=attachment[0])
     return message.as_bytes().replace(b"\n", b"\r\n")
+
+
+class Relay:
+    """A local SMTP server standing in for the Region's outside mail relay."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[list[str]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
+        self.envelopes.append(list(envelope.rcpt_tos))
+        return "250 OK"
+
+
+@contextlib.contextmanager
+def smtp_relay() -> Iterator[tuple[Relay, SmtpRelay]]:
+    """aiosmtpd on a free loopback port, and the outbox's settings for it."""
+    handler = Relay()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield handler, SmtpRelay(host="127.0.0.1", port=controller.port, security="plain")
+    finally:
+        controller.stop()

@@ -180,4 +180,22 @@
       }
     });
   });
+
+  // ---- an email reply: insert a knowledgebase passage or a saved reply where the cursor is ------------------
+  const replyText = document.getElementById("reply-text");
+  if (replyText) {
+    document.querySelectorAll("button[data-insert]").forEach(function (button) {
+      button.hidden = false;  // without the script the texts are still there to copy
+      button.addEventListener("click", function () {
+        const text = button.dataset.insert || "";
+        const before = replyText.value.slice(0, replyText.selectionStart);
+        const after = replyText.value.slice(replyText.selectionEnd);
+        const gap = !before || before.endsWith("\n\n") ? "" : before.endsWith("\n") ? "\n" : "\n\n";
+        replyText.value = before + gap + text + after;
+        const caret = (before + gap + text).length;
+        replyText.focus();
+        replyText.setSelectionRange(caret, caret);
+      });
+    });
+  }
 })();

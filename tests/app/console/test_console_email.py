@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import mailbox
 import re
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from helpers import HOSTILE_HTML, letter, race
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from test_console import (  # noqa: F401 (fixtures)
+    PASSWORD,
     SQLITE_ONLY,
     app,
     app_settings,
@@ -33,7 +35,10 @@ from test_console import (  # noqa: F401 (fixtures)
 from civicdesk.chat import service as chat
 from civicdesk.db import transaction, utcnow
 from civicdesk.mail import cases as email_cases
-from civicdesk.models import AuditEntry, InboundEmail, ServiceRequest, TriageCorrection
+from civicdesk.mail import replies
+from civicdesk.models import AuditEntry, InboundEmail, OutboundMessage, ServiceRequest, TriageCorrection
+from civicdesk.staff import auth
+from civicdesk.work.service_levels import email_reply_promise
 from civicdesk.work.sources import POSSIBLE_EMERGENCY_FLAG
 from classifiers.model import TriageModel, load_model
 from email_ingest.maildir import MaildirSource
@@ -390,6 +395,96 @@ def test_a_case_becomes_a_request_a_reply_joins_it_and_handled_cases_leave_the_q
         assert row is not None and row.handled_by == staff["agent"] and row.handled_at is not None
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "email.handled")).one()
         assert entry.detail == {"note": "Filed for Roads.", "service_request": reference.group(1)}
+
+
+# ---- answering the sender ----------------------------------------------------------------------------------
+
+DOG = ("Dog licence", "Hello, how much is a dog licence in Harlow Falls, and can I buy it online? Thanks, Omar")
+
+
+def threaded_letter(subject: str, body: str, message_id: str, earlier: list[str]) -> bytes:
+    """A resident's message that itself answers an earlier thread (In-Reply-To and References set)."""
+    message = EmailMessage()
+    message["From"] = "Omar Haddad <omar.haddad@example.org>"
+    message["To"] = "servicefirst@northvale.ca"
+    message["Subject"] = subject
+    message["Message-ID"] = message_id
+    message["In-Reply-To"] = earlier[-1]
+    message["References"] = " ".join(earlier)
+    message.set_content(body)
+    return message.as_bytes().replace(b"\n", b"\r\n")
+
+
+def outbox(factory: sessionmaker[Session], email_id: int) -> list[OutboundMessage]:
+    with factory() as session:
+        rows = session.scalars(
+            select(OutboundMessage).where(OutboundMessage.inbound_email_id == email_id).order_by(OutboundMessage.id)
+        ).all()
+        session.expunge_all()
+    return list(rows)
+
+
+def test_an_agent_answers_an_email_case_threaded_on_the_residents_message(
+    app: Any, staff: dict[str, str], session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    earlier = ["<first@example.org>", "<second@example.org>"]
+    case = ingest(tmp_path, session_factory, None, threaded_letter(*DOG, "<dog@example.org>", earlier))[
+        "<dog@example.org>"
+    ]
+    [ack] = outbox(session_factory, case.id)
+    assert ack.purpose == "acknowledgement" and f"will reply {email_reply_promise()}." in ack.body
+    client, csrf = signed_in(app, staff["agent"])
+    page = client.get(f"/console/email/{case.id}").text
+    assert "Reply by email" in page and "Automatic acknowledgement" in page
+    assert all(saved.title in page for saved in replies.SAVED_REPLIES)
+
+    empty = client.post(f"/console/email/{case.id}/reply", data={"csrf_token": csrf, "text": "  "})
+    assert empty.status_code == 422 and "the reply is empty" in empty.text
+    answer = "A dog licence in Harlow Falls is $25 a year, or $15 for a spayed or neutered dog. You can buy it online."
+    sent = client.post(f"/console/email/{case.id}/reply", data={"csrf_token": csrf, "text": answer})
+    assert sent.status_code == 200 and "Agent&#39;s reply" in sent.text and "waiting to be sent" in sent.text
+    reply = outbox(session_factory, case.id)[-1]
+    assert (reply.purpose, reply.recipient, reply.subject) == ("reply", "omar.haddad@example.org", "Re: Dog licence")
+    assert reply.in_reply_to == "<dog@example.org>"
+    assert reply.references == "<first@example.org> <second@example.org> <dog@example.org>"
+    assert reply.body.startswith(answer) and replies.SIGN_OFF in reply.body
+
+    # Filing a request tells the resident its reference, in the same thread; later replies carry its tag.
+    form = {
+        "csrf_token": csrf,
+        "service_code": "graffiti",
+        "kind": "service_request",
+        "urgency": "routine",
+        "description": "Paint on the fence at 3 Mill Street",
+        "address": "3 Mill Street",
+        "email": "omar.haddad@example.org",
+    }
+    assert client.post(f"/console/email/{case.id}/request", data=form).status_code == 200
+    told = outbox(session_factory, case.id)[-1]
+    with session_factory() as session:
+        request = session.scalars(select(ServiceRequest)).one()
+        reference = request.reference
+    assert told.purpose == "reference" and told.subject == f"[{reference}] Re: Dog licence"
+    assert f"We have created service request {reference}" in told.body and told.service_request_id == request.id
+    assert (told.in_reply_to, told.references) == (reply.in_reply_to, reply.references)
+    again = client.post(f"/console/email/{case.id}/reply", data={"csrf_token": csrf, "text": "One more thing."})
+    assert again.status_code == 200 and outbox(session_factory, case.id)[-1].subject == told.subject
+
+    # The graffiti request is By-law's: an agent of another department neither sees it nor answers its email.
+    with transaction(session_factory) as session:
+        auth.create_user(session, "lee.roads@northvale.ca", "Lee Roads", PASSWORD, "agent", "transportation")
+    roads, roads_csrf = signed_in(app, "lee.roads@northvale.ca")
+    seen = roads.get(f"/console/email/{case.id}").text
+    assert 'id="reply-form"' not in seen and reference not in seen  # what we sent names the request
+    refused = roads.post(f"/console/email/{case.id}/reply", data={"csrf_token": roads_csrf, "text": "Hi"})
+    assert refused.status_code == 409 and "another department handles" in refused.text
+    assert len(outbox(session_factory, case.id)) == 4  # acknowledgement, reply, reference, reply
+    with session_factory() as session:
+        entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "email.reply")).all()
+        assert [(e.actor, e.detail["service_request"]) for e in entries] == [
+            (staff["agent"], None),
+            (staff["agent"], reference),
+        ]
 
 
 def hidden_value(page: str, name: str) -> str:

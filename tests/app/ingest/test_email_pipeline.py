@@ -9,16 +9,14 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from dovecot import Mailbox
-from helpers import free_port
+from helpers import Relay, smtp_relay
 from imapclient import IMAPClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -48,28 +46,10 @@ def triage(models_dir: Path) -> TriageModel:
     return load_model(models_dir / "triage")
 
 
-class Relay:
-    """A local SMTP server standing in for the Region's outside mail relay."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.envelopes: list[list[str]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
-        self.envelopes.append(list(envelope.rcpt_tos))
-        return "250 OK"
-
-
 @pytest.fixture
 def relay() -> Iterator[tuple[Relay, SmtpRelay]]:
-    handler = Relay()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield handler, SmtpRelay(host="127.0.0.1", port=controller.port, security="plain")
-    finally:
-        controller.stop()
+    with smtp_relay() as running:
+        yield running
 
 
 class Webhook(http.server.BaseHTTPRequestHandler):

@@ -166,6 +166,9 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("POST", "/console/email/{email_id}/labels"): "stores training labels; no service request",
     ("POST", "/console/email/{email_id}/handled"): "closes the case; a linked request's reference goes to the audit "
     "log only",
+    ("POST", "/console/email/{email_id}/reply"): "answers the case's sender; on another department's request it "
+    "is refused naming no request, as the case page already says: see test_console_email.py "
+    "test_an_agent_answers_an_email_case_threaded_on_the_residents_message",
     ("POST", "/console/chats/{conversation_id}/request"): "files a new request: see "
     "test_filing_on_a_chat_or_email_of_another_department_names_no_request",
     ("POST", "/console/email/{email_id}/request"): "files a new request: see "

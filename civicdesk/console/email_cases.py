@@ -23,9 +23,9 @@ from civicdesk.errors import InvalidInput
 from civicdesk.labels import email_reason
 from civicdesk.mail import cases as email_cases
 from civicdesk.mail import replies
-from civicdesk.mail.threads import message_id_domain
 from civicdesk.models import InboundEmail, Service
 from civicdesk.service_requests import service as service_requests
+from civicdesk.service_requests.threads import message_id_domain
 from civicdesk.staff import audit
 
 router = APIRouter(prefix="/console")

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from civicdesk.business_time import REGION_TZ
 from civicdesk.errors import InvalidInput
 from civicdesk.limits import LIMITS
-from civicdesk.mail.threads import subject_for, thread_headers
 from civicdesk.models import InboundEmail, OutboundMessage, ServiceRequest
 from civicdesk.notices import NOTICE_OF_COLLECTION
 from civicdesk.service_requests import service as service_requests
+from civicdesk.service_requests.threads import subject_for, thread_headers
 
 MAX_REPLY_CHARS = LIMITS["email_text"]  # the console form allows as much
 RESIDENT_PURPOSES = ("acknowledgement", "reply", "reference", "update")

@@ -19,9 +19,9 @@ from urllib.parse import urlencode
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from civicdesk.mail.threads import message_id_domain, subject_for, thread_headers
 from civicdesk.models import InboundEmail, OutboundMessage, ServiceRequest
 from civicdesk.notices import NOTICE_OF_COLLECTION
+from civicdesk.service_requests.threads import message_id_domain, subject_for, thread_headers
 from civicdesk.settings import Settings
 
 STOP_PATH = "/updates/stop"

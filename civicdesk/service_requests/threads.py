@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from email.utils import parseaddr
 
-from civicdesk.mail.parse import message_ids
 from civicdesk.models import InboundEmail, ServiceRequest
 
 MAX_REFERENCES = 20  # the newest Message-IDs of a long thread are enough for threading (RFC 5322 3.6.4)
@@ -23,7 +22,8 @@ def thread_headers(row: InboundEmail) -> tuple[str | None, str | None]:
     """In-Reply-To and References for an answer to `row`: its Message-ID, after the thread it belongs to."""
     if not row.message_id:
         return None, None
-    chain = [i for i in message_ids(row.references or "") if i != row.message_id]
+    # the ingester stores References as the parsed Message-IDs joined by spaces
+    chain = [i for i in (row.references or "").split() if i != row.message_id]
     chain = [*chain[-(MAX_REFERENCES - 1) :], row.message_id]
     return row.message_id, " ".join(chain)
 

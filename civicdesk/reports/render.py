@@ -29,6 +29,9 @@ Format = Literal["html", "pdf", "csv"]
 FORMATS: tuple[str, ...] = Format.__args__  # type: ignore[attr-defined]
 COLOUR = "#1f5f8b"  # Northvale blue; one colour, so a chart reads the same printed in grey
 LETTER = (8.5, 11)  # inches, portrait: what a Council agenda package is printed on
+# Chart-less figures with a table this short share a page, three to a page, after the charts (no mostly blank pages).
+SHARED_PAGE_ROWS = 8
+FIGURES_PER_SHARED_PAGE = 3
 MAX_BARS = 15  # long lists (services) show their top entries in the chart; the table and CSV keep all
 
 _environment = jinja2.Environment(
@@ -198,6 +201,23 @@ def _figure_page(pdf: PdfPages, figure: Figure) -> None:
     pdf.savefig(page)
 
 
+def _shares_a_page(figure: Figure) -> bool:
+    """A figure without a chart and with a short table would leave most of a page blank: it shares one."""
+    return not has_chart(figure) and len(figure.rows) <= SHARED_PAGE_ROWS
+
+
+def _shared_page(pdf: PdfPages, figures: list[Figure]) -> None:
+    """Up to three chart-less figures, one under the other: title, caption, table."""
+    page = _page()
+    for top, figure in zip((0.95, 0.63, 0.31), figures, strict=False):
+        page.text(0.5, top - 0.02, figure.title, ha="center", fontsize=13)
+        caption = figure.note or figure.caption
+        caption = f"{NOTHING_TO_CHART} {caption}" if nothing_to_chart(figure) else caption
+        page.text(0.5, top - 0.045, textwrap.fill(caption, 100), ha="center", va="top", fontsize=9)
+        _table(page, figure, top - 0.3, 0.2)
+    pdf.savefig(page)
+
+
 def _gaps_page(pdf: PdfPages, report: Report) -> None:
     if not report.gaps:
         return
@@ -219,7 +239,11 @@ def to_pdf(report: Report) -> bytes:
     with PdfPages(buffer, metadata={"Title": f"{CENTRE} report, {report.period.label}", "Author": REGION}) as pdf:
         _title_page(pdf, report)
         for figure in report.figures:
-            _figure_page(pdf, figure)
+            if not _shares_a_page(figure):
+                _figure_page(pdf, figure)
+        shared = [figure for figure in report.figures if _shares_a_page(figure)]
+        for start in range(0, len(shared), FIGURES_PER_SHARED_PAGE):
+            _shared_page(pdf, shared[start : start + FIGURES_PER_SHARED_PAGE])
         _gaps_page(pdf, report)
     return buffer.getvalue()
 

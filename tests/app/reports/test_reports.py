@@ -234,20 +234,28 @@ def test_the_html_report_embeds_its_charts_and_fetches_nothing(month_report: rep
 
 
 @SQLITE_ONLY
-def test_the_pdf_has_a_title_page_and_one_chart_per_page(month_report: reports.Report, tmp_path: Path) -> None:
+def test_the_pdf_has_a_title_page_one_chart_per_page_and_no_mostly_blank_page(
+    month_report: reports.Report, tmp_path: Path
+) -> None:
     pdf = pypdfium2.PdfDocument(report_render.to_pdf(month_report))
-    texts = [pdf[i].get_textpage().get_text_range() for i in range(len(pdf))]
-    assert len(pdf) == 1 + len(month_report.figures) + 1  # title, one page per figure, suggested articles
+    texts = [pdf[i].get_textpage().get_text_range().replace("\r\n", " ") for i in range(len(pdf))]
+    charted = [f for f in month_report.figures if report_render.has_chart(f)]
+    shared = [f for f in month_report.figures if not report_render.has_chart(f)]
+    assert shared and all(len(f.rows) <= report_render.SHARED_PAGE_ROWS for f in shared)
+    shared_pages = -(-len(shared) // report_render.FIGURES_PER_SHARED_PAGE)
+    assert len(pdf) == 1 + len(charted) + shared_pages + 1  # title, charts, chart-less figures together, articles
     assert "Regional Municipality of Northvale" in texts[0] and "October 1, 2026 to October 31, 2026" in texts[0]
-    for index, figure in enumerate(month_report.figures, start=1):
+    for index, figure in enumerate(charted, start=1):
         page = pdf[index].render(scale=1).to_pil()
         assert page.width < page.height  # portrait, to file with a Council report
-        assert figure.title in texts[index].replace("\r\n", " ")
-        if report_render.has_chart(figure):
-            assert has_chart_colour(page) and inked(page) > 0.02, figure.key
+        assert figure.title in texts[index]
+        assert has_chart_colour(page) and inked(page) > 0.02, figure.key
         for label, _ in figure.rows[:3]:  # the numbers are in a table on the page
-            assert label[:20] in texts[index].replace("\r\n", " "), (figure.key, label)
-    assert "of 5 on average" in "".join(texts).replace("\r\n", " ")
+            assert label[:20] in texts[index], (figure.key, label)
+    for number, figure in enumerate(shared):
+        text = texts[1 + len(charted) + number // report_render.FIGURES_PER_SHARED_PAGE]
+        assert figure.title in text and all(label[:20] in text for label, _ in figure.rows[:3]), figure.key
+    assert "of 5 on average" in "".join(texts)
     assert_private_bits_absent("".join(texts))
 
 

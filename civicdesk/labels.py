@@ -73,6 +73,14 @@ def handoff_reason(code: str | None) -> str:
 
 # The triage model's heads, as an email case's reason names them ("service_code unclear: ...").
 HEADS = {"service_code": "service", "kind": "kind of message", "urgency": "urgency"}
+
+
+def head(code: str) -> str:
+    """A triage head in words ("service_code" -> "Service")."""
+    name = HEADS.get(code, words(code))
+    return name[:1].upper() + name[1:]
+
+
 _RULES = re.compile(r"^emergency \(rules: (?P<rules>[^)]*)\)$")
 
 

@@ -225,3 +225,16 @@ def render(section: Section, question: str = "", limit: int = ANSWER_LIMIT) -> s
             kept[position] = text
             left -= len(text) + (1 if len(kept) > 1 else 0)
     return head + "\n".join(kept[i] for i in sorted(kept))
+
+
+def comparable(text: str) -> str:
+    """Text as fact checks compare it: lower case, one space between words, typographic quotes straightened,
+    and no comma inside a number, so "$1,250" and "$1250" are the same fact (a comma after a number stays)."""
+    text = text.lower().replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    return re.sub(r"(?<=\d),(?=\d{3}\b)", "", " ".join(text.split()))
+
+
+def holds(text: str, facts: list[str]) -> bool:
+    """Whether `text` states every fact, word for word once compared as `comparable` does."""
+    found = comparable(text)
+    return all(comparable(fact) in found for fact in facts)

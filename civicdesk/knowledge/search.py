@@ -26,7 +26,7 @@ from sklearn.preprocessing import normalize
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from civicdesk.knowledge.passages import Block, Section, render, split_sections
+from civicdesk.knowledge.passages import Block, Section, asked_kinds, render, split_sections, stated_kinds, stems
 from civicdesk.models import KbArticle
 
 # Chosen on a development set (each article's first example question held out of the index and asked), never
@@ -36,12 +36,15 @@ ARTICLE_WEIGHT = 0.7  # match with the whole article
 CONFIDENT_SCORE = 0.2  # at or above: answer with the top article (about 0.89 precision on the development set)
 CONFIDENT_MARGIN = 0.04  # ... and only when it stands clear of the runner-up
 RELEVANT_SCORE = 0.1  # below: not worth offering as a choice (off-topic questions score under 0.09)
-# Choosing the section within an article, on the fact questions in tests/app/data/kb_fact_dev.yaml (never on
-# the blind set in nlu_data/eval/); bench/kb_search.py reproduces the figures.
-HEADING_WEIGHT = 0.5  # match with the section's heading path (the title, for the intro)
-TEXT_WEIGHT = 0.5  # match with the heading path and the section's text
-EXAMPLE_WEIGHT = 0.0  # the article's example question nearest the resident's words, and its nearest section
-INTRO_BONUS = 0.0  # the intro's head start: it introduces the whole article
+# Choosing the section within an article: a grid search on the fact questions in tests/app/data/kb_fact_dev.yaml
+# (`bench/kb_search.py --tune`; never on the blind set in nlu_data/eval/). The best share held over a range of
+# KIND_WEIGHT (0.2 to 0.75); the middle of it was taken.
+HEADING_WEIGHT = 0.1  # match with the section's heading path
+TEXT_WEIGHT = 0.25  # match with the heading path and the section's text
+KIND_WEIGHT = 0.3  # the section states the kind of fact asked for ("how much": an amount)
+TITLE_WEIGHT = 0.25  # the intro's match with the article's title: a question about the whole article
+WORDS_WEIGHT = 0.1  # the share of the question's words (by stem: "barking" meets "bark") in the section
+INTRO_BONUS = -0.1  # added to the intro: with the title match above, it speaks for the article as a whole
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,7 @@ class _Index:
                 )
             )
         self.owners = np.asarray(owners)
+        self.title_rows = np.flatnonzero(np.diff(self.owners, prepend=-1))  # each article's title comes first
         self.words = TfidfVectorizer(
             ngram_range=(1, 2), stop_words="english", sublinear_tf=True, strip_accents="unicode"
         )
@@ -136,18 +140,13 @@ class _Index:
             start = len(self.sections)
             for section in [intro, *rest]:
                 self.sections.append(section)
-                headings.append(self.expand(section.heading or article.title))
+                headings.append(self.expand(section.heading or ""))
                 texts.append(self.expand(section.text()))
             self.section_spans.append(range(start, len(self.sections)))
+        self.section_kinds = [stated_kinds(section.text()) for section in self.sections]
+        self.section_words = [stems(section.text()) for section in self.sections]
         self.heading_vectors = self._vectorize(headings)
         self.section_vectors = self._vectorize(texts)
-        # How near each example question is to each section of its own article: a resident's words that match an
-        # example question point to the section that question is about.
-        example_to_section = (self.question_vectors @ self.section_vectors.T).toarray()
-        self.example_section = [
-            example_to_section[np.flatnonzero(self.owners == position)][:, span.start : span.stop]
-            for position, span in enumerate(self.section_spans)
-        ]
 
     @staticmethod
     def _synonym_map(articles: list[KbArticle]) -> dict[str, str]:
@@ -185,32 +184,37 @@ class _Index:
         document_scores = (self.document_vectors @ vector.T).toarray().ravel()
         scores = QUESTION_WEIGHT * best_question + ARTICLE_WEIGHT * document_scores
         order = [i for i in np.argsort(-scores, kind="stable")[:limit] if scores[i] >= RELEVANT_SCORE]
+        asked, asked_words = asked_kinds(query), stems(expanded)
         hits = []
         for i in order:
-            section = self.sections[self.best_section(int(i), vector, question_scores[self.owners == i])]
-            hits.append(
-                replace(
-                    self.hits[i],
-                    score=round(float(scores[i]), 4),
-                    answer=render(section, expanded),
-                    section=section.heading,
-                )
-            )
+            features = self.section_features(i, vector, question_scores, asked, asked_words)
+            section = self.sections[self.section_spans[i].start + choose_section(features)]
+            answer = render(section, expanded)
+            hits.append(replace(self.hits[i], score=round(float(scores[i]), 4), answer=answer, section=section.heading))
         return hits
 
-    def section_scores(self, article: int, vector: spmatrix, question_scores: np.ndarray) -> np.ndarray:
-        """How well each section of one article answers the question (the intro first)."""
+    def section_features(
+        self, article: int, vector: spmatrix, question_scores: np.ndarray, asked: set[str], asked_words: set[str]
+    ) -> np.ndarray:
+        """For each section of one article (the intro first), in rows: the match with its heading path, with its
+        text, the share of the kinds of fact asked for (an amount, a time...) that the section states, for the
+        intro the match with the article's title, and the share of the question's words (by stem) in the section."""
         span = self.section_spans[article]
         heading = (self.heading_vectors[span.start : span.stop] @ vector.T).toarray().ravel()
         text = (self.section_vectors[span.start : span.stop] @ vector.T).toarray().ravel()
-        example = (question_scores[:, None] * self.example_section[article]).max(axis=0)
-        scores = HEADING_WEIGHT * heading + TEXT_WEIGHT * text + EXAMPLE_WEIGHT * example
-        scores[0] += INTRO_BONUS
-        return scores
+        kinds = [len(asked & self.section_kinds[row]) / len(asked) if asked else 0.0 for row in span]
+        title = np.zeros(len(span))
+        title[0] = question_scores[self.title_rows[article]]  # a question about the whole article: its intro
+        words = [len(asked_words & self.section_words[row]) / max(len(asked_words), 1) for row in span]
+        return np.vstack([heading, text, np.asarray(kinds), title, np.asarray(words)])
 
-    def best_section(self, article: int, vector: spmatrix, question_scores: np.ndarray) -> int:
-        scores = self.section_scores(article, vector, question_scores)
-        return self.section_spans[article].start + int(np.argmax(scores))
+
+def choose_section(features: np.ndarray) -> int:
+    """The position, within its article, of the section that best answers (features from `section_features`)."""
+    weights = np.asarray([HEADING_WEIGHT, TEXT_WEIGHT, KIND_WEIGHT, TITLE_WEIGHT, WORDS_WEIGHT])
+    scores = weights @ features
+    scores[0] += INTRO_BONUS
+    return int(np.argmax(scores))
 
 
 class KnowledgebaseSearch:

@@ -37,7 +37,7 @@ from civicdesk import migrate
 from civicdesk.catalogue import seed
 from civicdesk.db import make_engine, make_session_factory, transaction
 from civicdesk.knowledge import search as kb_search
-from civicdesk.knowledge.passages import asked_kinds, holds, render, stems
+from civicdesk.knowledge.passages import holds, render
 from civicdesk.knowledge.search import Hit, KnowledgebaseSearch, SearchResult, _Index, choose_section
 from civicdesk.models import KbArticle
 
@@ -166,14 +166,10 @@ def tune(search: KnowledgebaseSearch, session: Session, entries: list[dict[str, 
             cases.append((None, []))
             continue
         article = position[hits[0].slug]
-        expanded = index.expand(entry["question"])
-        vector = index._vectorize([expanded])
-        question_scores = (index.question_vectors @ vector.T).toarray().ravel()
-        features = index.section_features(
-            article, vector, question_scores, asked_kinds(entry["question"]), stems(expanded)
-        )
+        match = index.match(entry["question"])
+        features = index.section_features(article, match)
         sections = [index.sections[row] for row in index.section_spans[article]]
-        cases.append((features, [holds(render(section, expanded), entry["fact"]) for section in sections]))
+        cases.append((features, [holds(render(section, match.expanded), entry["fact"]) for section in sections]))
     grid = {
         "HEADING_WEIGHT": (0.0, 0.1, 0.25, 0.5, 1.0),
         "TEXT_WEIGHT": (0.25, 0.5, 0.75, 1.0),

@@ -59,6 +59,20 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Match:
+    """A question against the index: its cosine with every title and example question, article, section heading
+    path and section text, and what the section choice reads from its words."""
+
+    expanded: str  # the question with the article terms for residents' words
+    kinds: set[str]  # the kinds of fact it asks for
+    words: set[str]  # its word stems
+    questions: np.ndarray
+    documents: np.ndarray
+    headings: np.ndarray
+    sections: np.ndarray
+
+
+@dataclass(frozen=True)
 class SearchResult:
     query: str
     hits: list[Hit]
@@ -122,13 +136,16 @@ class _Index:
         corpus = questions + documents
         self.words.fit(corpus)
         self.chars.fit(corpus)
-        self.question_vectors = self._vectorize(questions)
-        self.document_vectors = self._vectorize(documents)
-        self._index_sections(articles)
+        headings, texts = self._index_sections(articles)
+        # Questions, articles, section headings and section texts in one matrix, one product per search; kept
+        # transposed (a row per term) so the product reads only the rows of the question's terms.
+        parts = [questions, documents, headings, texts]
+        self.term_rows = self._vectorize([text for part in parts for text in part]).T.tocsr()
+        self.offsets = np.cumsum([len(part) for part in parts])[:-1]
 
-    def _index_sections(self, articles: list[KbArticle]) -> None:
-        """Every article's sections, with vectors for their heading paths and their text; an empty intro becomes
-        the list of the article's headings."""
+    def _index_sections(self, articles: list[KbArticle]) -> tuple[list[str], list[str]]:
+        """Every article's sections, and their heading paths and texts to vectorize; an empty intro becomes the
+        list of the article's headings."""
         self.sections: list[Section] = []
         self.section_spans: list[range] = []  # each article's rows in the section lists
         headings: list[str] = []
@@ -145,8 +162,7 @@ class _Index:
             self.section_spans.append(range(start, len(self.sections)))
         self.section_kinds = [stated_kinds(section.text()) for section in self.sections]
         self.section_words = [stems(section.text()) for section in self.sections]
-        self.heading_vectors = self._vectorize(headings)
-        self.section_vectors = self._vectorize(texts)
+        return headings, texts
 
     @staticmethod
     def _synonym_map(articles: list[KbArticle]) -> dict[str, str]:
@@ -175,38 +191,38 @@ class _Index:
         # Equal say for words and characters, then unit length so dot products are cosines.
         return normalize(hstack([self.words.transform(texts), self.chars.transform(texts)]).tocsr())
 
-    def search(self, query: str, limit: int) -> list[Hit]:
+    def match(self, query: str) -> Match:
         expanded = self.expand(query)
-        vector = self._vectorize([expanded])
-        question_scores = (self.question_vectors @ vector.T).toarray().ravel()
+        scores = (self._vectorize([expanded]) @ self.term_rows).toarray().ravel()
+        questions, documents, headings, sections = np.split(scores, self.offsets)
+        return Match(expanded, asked_kinds(query), stems(expanded), questions, documents, headings, sections)
+
+    def search(self, query: str, limit: int) -> list[Hit]:
+        match = self.match(query)
         best_question = np.zeros(len(self.hits))
-        np.maximum.at(best_question, self.owners, question_scores)
-        document_scores = (self.document_vectors @ vector.T).toarray().ravel()
-        scores = QUESTION_WEIGHT * best_question + ARTICLE_WEIGHT * document_scores
+        np.maximum.at(best_question, self.owners, match.questions)
+        scores = QUESTION_WEIGHT * best_question + ARTICLE_WEIGHT * match.documents
         order = [i for i in np.argsort(-scores, kind="stable")[:limit] if scores[i] >= RELEVANT_SCORE]
-        asked, asked_words = asked_kinds(query), stems(expanded)
         hits = []
         for i in order:
-            features = self.section_features(i, vector, question_scores, asked, asked_words)
-            section = self.sections[self.section_spans[i].start + choose_section(features)]
-            answer = render(section, expanded)
+            section = self.sections[self.section_spans[i].start + choose_section(self.section_features(i, match))]
+            answer = render(section, match.expanded)
             hits.append(replace(self.hits[i], score=round(float(scores[i]), 4), answer=answer, section=section.heading))
         return hits
 
-    def section_features(
-        self, article: int, vector: spmatrix, question_scores: np.ndarray, asked: set[str], asked_words: set[str]
-    ) -> np.ndarray:
+    def section_features(self, article: int, match: Match) -> np.ndarray:
         """For each section of one article (the intro first), in rows: the match with its heading path, with its
         text, the share of the kinds of fact asked for (an amount, a time...) that the section states, for the
         intro the match with the article's title, and the share of the question's words (by stem) in the section."""
         span = self.section_spans[article]
-        heading = (self.heading_vectors[span.start : span.stop] @ vector.T).toarray().ravel()
-        text = (self.section_vectors[span.start : span.stop] @ vector.T).toarray().ravel()
+        asked, words = match.kinds, match.words
         kinds = [len(asked & self.section_kinds[row]) / len(asked) if asked else 0.0 for row in span]
         title = np.zeros(len(span))
-        title[0] = question_scores[self.title_rows[article]]  # a question about the whole article: its intro
-        words = [len(asked_words & self.section_words[row]) / max(len(asked_words), 1) for row in span]
-        return np.vstack([heading, text, np.asarray(kinds), title, np.asarray(words)])
+        title[0] = match.questions[self.title_rows[article]]  # a question about the whole article: its intro
+        shared = [len(words & self.section_words[row]) / max(len(words), 1) for row in span]
+        return np.vstack(
+            [match.headings[span.start : span.stop], match.sections[span.start : span.stop], kinds, title, shared]
+        )
 
 
 def choose_section(features: np.ndarray) -> int:

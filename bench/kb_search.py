@@ -174,7 +174,6 @@ def tune(search: KnowledgebaseSearch, session: Session, entries: list[dict[str, 
         "HEADING_WEIGHT": (0.0, 0.1, 0.25, 0.5, 1.0),
         "TEXT_WEIGHT": (0.25, 0.5, 0.75, 1.0),
         "KIND_WEIGHT": (0.0, 0.1, 0.2, 0.3, 0.5, 0.75),
-        "TITLE_WEIGHT": (0.0, 0.25),
         "WORDS_WEIGHT": (0.0, 0.1, 0.25, 0.5, 1.0),
         "INTRO_BONUS": (-0.1, -0.05, 0.0, 0.05),
     }

@@ -38,13 +38,12 @@ CONFIDENT_MARGIN = 0.04  # ... and only when it stands clear of the runner-up
 RELEVANT_SCORE = 0.1  # below: not worth offering as a choice (off-topic questions score under 0.09)
 # Choosing the section within an article: a grid search on the fact questions in tests/app/data/kb_fact_dev.yaml
 # (`bench/kb_search.py --tune`; never on the blind set in nlu_data/eval/). The best share held over a range of
-# KIND_WEIGHT (0.2 to 0.75); the middle of it was taken.
+# KIND_WEIGHT (0.2 to 0.5) and INTRO_BONUS (-0.05 to -0.1); values inside that range were taken.
 HEADING_WEIGHT = 0.1  # match with the section's heading path
-TEXT_WEIGHT = 0.25  # match with the heading path and the section's text
+TEXT_WEIGHT = 0.5  # match with the heading path and the section's text (the intro's, with the title)
 KIND_WEIGHT = 0.3  # the section states the kind of fact asked for ("how much": an amount)
-TITLE_WEIGHT = 0.25  # the intro's match with the article's title: a question about the whole article
-WORDS_WEIGHT = 0.1  # the share of the question's words (by stem: "barking" meets "bark") in the section
-INTRO_BONUS = -0.1  # added to the intro: with the title match above, it speaks for the article as a whole
+WORDS_WEIGHT = 0.25  # the share of the question's words (by stem: "barking" meets "bark") in the section
+INTRO_BONUS = -0.1  # added to the intro, whose text has the title: a section that answers is preferred
 
 
 @dataclass(frozen=True)
@@ -128,7 +127,6 @@ class _Index:
                 )
             )
         self.owners = np.asarray(owners)
-        self.title_rows = np.flatnonzero(np.diff(self.owners, prepend=-1))  # each article's title comes first
         self.words = TfidfVectorizer(
             ngram_range=(1, 2), stop_words="english", sublinear_tf=True, strip_accents="unicode"
         )
@@ -148,6 +146,8 @@ class _Index:
         list of the article's headings."""
         self.sections: list[Section] = []
         self.section_spans: list[range] = []  # each article's rows in the section lists
+        self.section_kinds: list[set[str]] = []
+        self.section_words: list[set[str]] = []
         headings: list[str] = []
         texts: list[str] = []
         for article in articles:
@@ -156,12 +156,14 @@ class _Index:
                 intro = Section((), [Block("list", tuple(" › ".join(s.path) for s in rest if s.path))])
             start = len(self.sections)
             for section in [intro, *rest]:
+                # the intro introduces the whole article, so its text is read with the title
+                text = section.text() if section.path else f"{article.title}\n{section.text()}"
                 self.sections.append(section)
                 headings.append(self.expand(section.heading or ""))
-                texts.append(self.expand(section.text()))
+                texts.append(self.expand(text))
+                self.section_kinds.append(stated_kinds(text))
+                self.section_words.append(stems(text))
             self.section_spans.append(range(start, len(self.sections)))
-        self.section_kinds = [stated_kinds(section.text()) for section in self.sections]
-        self.section_words = [stems(section.text()) for section in self.sections]
         return headings, texts
 
     @staticmethod
@@ -212,22 +214,20 @@ class _Index:
 
     def section_features(self, article: int, match: Match) -> np.ndarray:
         """For each section of one article (the intro first), in rows: the match with its heading path, with its
-        text, the share of the kinds of fact asked for (an amount, a time...) that the section states, for the
-        intro the match with the article's title, and the share of the question's words (by stem) in the section."""
+        text (the intro's with the title), the share of the kinds of fact asked for (an amount, a time...) that the
+        section states, and the share of the question's words (by stem) in the section."""
         span = self.section_spans[article]
         asked, words = match.kinds, match.words
         kinds = [len(asked & self.section_kinds[row]) / len(asked) if asked else 0.0 for row in span]
-        title = np.zeros(len(span))
-        title[0] = match.questions[self.title_rows[article]]  # a question about the whole article: its intro
         shared = [len(words & self.section_words[row]) / max(len(words), 1) for row in span]
         return np.vstack(
-            [match.headings[span.start : span.stop], match.sections[span.start : span.stop], kinds, title, shared]
+            [match.headings[span.start : span.stop], match.sections[span.start : span.stop], kinds, shared]
         )
 
 
 def choose_section(features: np.ndarray) -> int:
     """The position, within its article, of the section that best answers (features from `section_features`)."""
-    weights = np.asarray([HEADING_WEIGHT, TEXT_WEIGHT, KIND_WEIGHT, TITLE_WEIGHT, WORDS_WEIGHT])
+    weights = np.asarray([HEADING_WEIGHT, TEXT_WEIGHT, KIND_WEIGHT, WORDS_WEIGHT])
     scores = weights @ features
     scores[0] += INTRO_BONUS
     return int(np.argmax(scores))

@@ -115,6 +115,8 @@ class ImapSource:
         self.folders = dict(folders or {PROCESSED_FOLDER: PROCESSED_FOLDER, QUARANTINE_FOLDER: QUARANTINE_FOLDER})
         self._client: IMAPClient | None = None
         self._to_move: dict[str, list[int]] = {}  # folder -> UIDs stored and waiting to be moved
+        # (UIDVALIDITY, highest UID) the last pass knew of: mail above it came during or after that pass.
+        self._last_seen: tuple[int, int] | None = None
 
     @property
     def name(self) -> str:
@@ -145,7 +147,11 @@ class ImapSource:
             if not client.has_capability("IDLE"):
                 stop.wait(seconds)
                 return False
-            client.select_folder(self.account.folder, readonly=True)
+            status = client.select_folder(self.account.folder, readonly=True)
+            # IDLE announces only what arrives once it has begun: mail that came during the last pass, or
+            # between that pass and now, would otherwise wait for the next poll (30 s for an emergency).
+            if self._arrived_since_last_pass(client, int(status[b"UIDVALIDITY"])):
+                return True
             while not stop.is_set() and time.monotonic() < deadline:
                 client.idle()
                 renew_at = time.monotonic() + IDLE_RENEW_SECONDS
@@ -160,6 +166,15 @@ class ImapSource:
                 finally:
                     client.idle_done()
         return False
+
+    def _arrived_since_last_pass(self, client: IMAPClient, uidvalidity: int) -> bool:
+        if self._last_seen is None:
+            return False  # no pass yet: the runner starts with one
+        seen_validity, seen_uid = self._last_seen
+        if seen_validity != uidvalidity:
+            return True  # the folder was renumbered: a pass must read it again
+        # "UID n:*" always answers with the newest message, even below n: filter again here.
+        return any(uid > seen_uid for uid in client.search(["UID", f"{seen_uid + 1}:*"]))
 
     def declared_size(self, message: RawMessage) -> int:
         return message.size if isinstance(message, ImapMessage) else len(message.raw)
@@ -243,6 +258,7 @@ class ImapSource:
             self._finish_moves(client, stored, last)
         # "UID n:*" always answers with the newest message, even below n: filter again here.
         uids = sorted(uid for uid in client.search(["UID", f"{last + 1}:*"]) if uid > last)
+        self._last_seen = (uidvalidity, max([last, *uids]))
         for start in range(0, len(uids), BATCH):
             batch = uids[start : start + BATCH]
             sizes = {uid: int(data[b"RFC822.SIZE"]) for uid, data in client.fetch(batch, ["RFC822.SIZE"]).items()}

@@ -261,13 +261,20 @@ class ImapSource:
         self._last_seen = (uidvalidity, max([last, *uids]))
         for start in range(0, len(uids), BATCH):
             batch = uids[start : start + BATCH]
-            sizes = {uid: int(data[b"RFC822.SIZE"]) for uid, data in client.fetch(batch, ["RFC822.SIZE"]).items()}
-            messages = self._download(client, [uid for uid in batch if uid in sizes], sizes, uidvalidity)
+            listed = client.fetch(batch, ["RFC822.SIZE", "INTERNALDATE"])
+            sizes = {uid: int(data[b"RFC822.SIZE"]) for uid, data in listed.items()}
+            arrivals = {uid: _aware(data.get(b"INTERNALDATE")) for uid, data in listed.items()}
+            messages = self._download(client, [uid for uid in batch if uid in sizes], sizes, arrivals, uidvalidity)
             if messages:
                 yield messages
 
     def _download(
-        self, client: IMAPClient, uids: list[int], sizes: dict[int, int], uidvalidity: int
+        self,
+        client: IMAPClient,
+        uids: list[int],
+        sizes: dict[int, int],
+        arrivals: dict[int, dt.datetime | None],
+        uidvalidity: int,
     ) -> list[ImapMessage]:
         """Bodies of the messages under the cap, in fetches of at most FETCH_BYTES; headers only of the others."""
         found: list[ImapMessage] = []
@@ -276,14 +283,19 @@ class ImapSource:
         for group in _by_bytes(whole, sizes, FETCH_BYTES):
             for uid, data in client.fetch(group, [b"BODY.PEEK[]"]).items():
                 if b"BODY[]" in data:  # a message expunged by another client meanwhile is simply absent
-                    found.append(ImapMessage(str(uid), bytes(data[b"BODY[]"]), uid, uidvalidity, sizes[uid], True))
+                    raw = bytes(data[b"BODY[]"])
+                    found.append(
+                        ImapMessage(str(uid), raw, uid, uidvalidity, sizes[uid], True, arrived_at=arrivals.get(uid))
+                    )
         if oversize:
             # over the cap: the headers only, so the person who gets it from quarantine knows what it is
             item = b"BODY.PEEK[HEADER]<0.%d>" % HEADER_BYTES
             for uid, data in client.fetch(oversize, [item]).items():
                 if b"BODY[HEADER]<0>" in data:
                     raw = bytes(data[b"BODY[HEADER]<0>"])
-                    found.append(ImapMessage(str(uid), raw, uid, uidvalidity, sizes[uid], False))
+                    found.append(
+                        ImapMessage(str(uid), raw, uid, uidvalidity, sizes[uid], False, arrived_at=arrivals.get(uid))
+                    )
         return sorted(found, key=lambda message: message.uid)
 
     def _finish_moves(self, client: IMAPClient, stored: MailCheckpoint, last: int) -> None:
@@ -334,6 +346,11 @@ class ImapSource:
             client.uid_expunge(uids)
         else:  # RFC 3501 EXPUNGE removes every \Deleted message of the folder, which is what \Deleted asks for
             client.expunge()
+
+
+def _aware(moment: object) -> dt.datetime | None:
+    """IMAPClient gives INTERNALDATE as a naive local time; the rest of civicdesk works in aware UTC."""
+    return moment.astimezone(dt.UTC) if isinstance(moment, dt.datetime) else None
 
 
 def _by_bytes(uids: list[int], sizes: dict[int, int], limit: int) -> Iterator[list[int]]:

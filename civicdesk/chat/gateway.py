@@ -18,8 +18,9 @@ Rate limits (kept in this process's memory, see `SlidingWindow`): messages per c
 and per client address, and new conversations per client address, each per rolling minute.
 
 Real time: everything is written to the database first; a socket then sends what is new in its conversation.
-A writer in this process wakes the sockets at once (`ChatHub.notify`); writes by another web worker are found by
-polling every `chat_poll_seconds`, so any number of workers behind a load balancer work without a message bus.
+A writer in this process wakes the sockets at once (`ChatHub.notify`). Writes by another web worker arrive
+through Redis pub/sub when `CIVICDESK_REDIS_URL` is set (`fanout`), and are found in any case by polling every
+`chat_poll_seconds`, so any number of workers behind a load balancer work, and a Redis restart loses nothing.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from civicdesk import validation
 from civicdesk.chat import service as chat
+from civicdesk.chat.fanout import RedisFanout
 from civicdesk.deps import client_address
 from civicdesk.errors import InvalidInput
 from civicdesk.limits import LIMITS
@@ -71,17 +73,21 @@ class ChatHub:
 
     WAITING_EVERY = 4
 
-    def __init__(self, factory: sessionmaker[Session], poll_seconds: float) -> None:
+    def __init__(self, factory: sessionmaker[Session], poll_seconds: float, redis_url: str = "") -> None:
         self._factory = factory
         self._poll_seconds = poll_seconds
         self._lock = threading.Lock()
         self._watchers: dict[int, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = defaultdict(set)
         self._poller: threading.Thread | None = None
+        # With Redis, other workers hear of this worker's writes at once; the poller stays as the safety net.
+        self._fanout = RedisFanout(redis_url, self._wake) if redis_url else None
 
     @contextmanager
     def watch(self, conversation_id: int) -> Iterator[asyncio.Event]:
         event = asyncio.Event()
         entry = (asyncio.get_running_loop(), event)
+        if self._fanout:
+            self._fanout.listen()
         with self._lock:
             self._watchers[conversation_id].add(entry)
             if self._poller is None:
@@ -96,6 +102,12 @@ class ChatHub:
                     del self._watchers[conversation_id]
 
     def notify(self, conversation_id: int) -> None:
+        """The conversation changed (call after the commit): wake its sockets here and in every other worker."""
+        self._wake(conversation_id)
+        if self._fanout:
+            self._fanout.publish(conversation_id)
+
+    def _wake(self, conversation_id: int) -> None:
         with self._lock:
             watchers = list(self._watchers.get(conversation_id, ()))
         for loop, event in watchers:
@@ -125,12 +137,13 @@ class ChatHub:
                 changed = seen.get(conversation_id) != (updated_at, owner)
                 seen[conversation_id] = (updated_at, owner)
                 if changed or (owner == "waiting" and tick % self.WAITING_EVERY == 0):
-                    self.notify(conversation_id)
+                    self._wake(conversation_id)
 
 
 def hub_of(app: Any) -> ChatHub:
     if not hasattr(app.state, "chat_hub"):
-        app.state.chat_hub = ChatHub(app.state.session_factory, app.state.settings.chat_poll_seconds)
+        settings = app.state.settings
+        app.state.chat_hub = ChatHub(app.state.session_factory, settings.chat_poll_seconds, settings.redis_url)
     hub: ChatHub = app.state.chat_hub
     return hub
 

@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     oncall_email: str = Field("", description="Address notified at once of emergencies; empty: the department's.")
     oncall_webhook_url: str = Field("", description="Webhook POSTed a JSON notice of each emergency; empty: none.")
     redis_url: str = Field(
-        "", description="Redis that web workers share (chat fan-out); empty: none, workers find news by polling."
+        "", description="Redis that web workers share (chat fan-out, chat rate limits); empty: none."
     )
     chat_poll_seconds: float = Field(
         0.5, gt=0, le=10, description="How often chat sockets look for messages written by other web workers."

@@ -1,5 +1,6 @@
-"""Several web workers behind a balancer: a message written through one reaches a resident's socket on another
-through Redis at once, not at the next database poll; and again after Redis restarts."""
+"""Several web workers behind a balancer share Redis: a message written through one reaches a resident's socket on
+another at once, not at the next database poll (and again after Redis restarts); and the chat rate limits count
+what a resident sends through every worker."""
 
 from __future__ import annotations
 
@@ -80,3 +81,21 @@ def test_a_message_through_one_worker_reaches_a_socket_on_another_through_redis(
                 frame = received_within(first_tab, DELIVERY_BOUND_SECONDS)
                 assert frame is not None, f"{expected!r} not delivered within {DELIVERY_BOUND_SECONDS} s: not by Redis"
                 assert frame["author"] == "system" and expected in frame["text"]
+
+
+def test_the_rate_limit_counts_messages_sent_through_every_worker(
+    settings: Settings, session_factory: sessionmaker[Session], redis_server: RedisServer
+) -> None:
+    shared = settings.model_copy(update={"redis_url": redis_server.url, "chat_messages_per_minute": 3})
+    with TestClient(create_app(shared)) as first_worker, TestClient(create_app(shared)) as second_worker:
+        with first_worker.websocket_connect("/chat/ws") as socket:
+            conversation = socket.receive_json()["id"]
+            for _ in range(2):
+                socket.send_json({"type": "end"})
+                assert socket.receive_json()["author"] == "system"
+        with second_worker.websocket_connect(f"/chat/ws?conversation={conversation}") as socket:
+            socket.receive_json()
+            socket.send_json({"type": "end"})  # the third within the minute: allowed
+            assert socket.receive_json()["author"] == "system"
+            socket.send_json({"type": "end"})  # the fourth, though this worker has seen only two
+            assert "sending messages very quickly" in socket.receive_json()["message"]

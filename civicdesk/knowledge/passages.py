@@ -245,6 +245,7 @@ def holds(text: str, facts: list[str]) -> bool:
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 DAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 UNITS = r"minutes?|hours?|days?|weeks?|months?|years?"
+NUMBER = r"\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve"
 FACT_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "amount": (
         re.compile(r"\b(how much|cost|costs|fee|fees|price|fine|fines|charge|penalty|cheaper|subsidy|pay toward)\b"),
@@ -252,7 +253,7 @@ FACT_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     ),
     "duration": (
         re.compile(rf"\bhow (long|soon|quickly|fast|many ({UNITS}))\b|\bwithin\b"),
-        re.compile(rf"\b\d+\s(to \d+\s)?(business |calendar )?({UNITS})\b|\bone (business )?day\b"),
+        re.compile(rf"\b({NUMBER})\s(to \d+\s)?(business |calendar |full )?({UNITS})\b"),
     ),
     "clock": (
         re.compile(r"\b(what time|hours|open|opens|close|closes|quiet|by when)\b"),
@@ -271,8 +272,12 @@ FACT_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         re.compile(r"\b\d{3}-\d{3}-\d{4}\b|\b(311|911|211)\b"),
     ),
     "measure": (
-        re.compile(r"\b(how (tall|high|big|heavy|deep|far|cold|warm|hot)|temperature|weight|size|level)\b"),
+        re.compile(r"\b(how (much|tall|high|big|heavy|deep|far|cold|warm|hot)|temperature|weight|size|level)\b"),
         re.compile(r"\d\s?(cm|centimetres?|metres?|m²|kg|kilograms?|litres?|°C|mL)\b|\b\d+ (grains|per)\b"),
+    ),
+    "age": (
+        re.compile(r"\b(what age|how old|age|ages)\b"),
+        re.compile(r"\b(under|over|aged?) \d+\b|\b\d+ (and|or) (older|over|under|younger)\b|\b\d+\+"),
     ),
 }
 

@@ -426,15 +426,15 @@ class ResidentSocket:
             if fresh:
                 self.delivered = fresh[-1]["id"]
             shown = [m for m in fresh if m["author"] != "resident"]  # the widget shows the resident's own at once
-            changed = state is not None and state != self.last_state
-            if changed:
-                self.last_state = state
+            news = state if state is not None and state != self.last_state else None
+            if news is not None:
+                self.last_state = news
             for message in shown:
-                if changed and message is shown[-1]:
-                    message = {**message, "state": state}  # the change rides on the message that made it
+                if news is not None and message is shown[-1]:
+                    message = {**message, "state": news}  # the change rides on the message that made it
                 await self.websocket.send_json(message)
-            if changed and not shown:
-                await self.websocket.send_json(state)
+            if news is not None and not shown:
+                await self.websocket.send_json(news)
 
     async def watch(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         assert self.opened.conversation_id is not None

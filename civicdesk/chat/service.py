@@ -399,7 +399,7 @@ def expected_wait(session: Session, conversation: Conversation, now: dt.datetime
         .order_by(Conversation.claimed_at.desc())
         .limit(RECENT_WAITS_MAX)
     ).all()
-    waits = sorted(claimed - queued for queued, claimed in rows if claimed >= queued)
+    waits = sorted(claimed - queued for queued, claimed in rows if queued and claimed and claimed >= queued)
     if len(waits) < RECENT_WAITS_NEEDED:
         return None
     middle = len(waits) // 2

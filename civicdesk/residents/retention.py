@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, and_, bindparam, create_engine, delete, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
+from civicdesk.db import run_alone
 from civicdesk.errors import UserError
 from civicdesk.models import (
     AppointmentBooking,
@@ -287,7 +288,10 @@ def run(
     mail_store: MailStorePurge | None = None,
 ) -> list[Outcome]:
     """Apply (or, by default, only count) the schedule as of `now`; the caller commits. `mail_store` purges the
-    mailbox's processed and quarantine folders, which keep the mail after the ingester has stored it."""
+    mailbox's processed and quarantine folders, which keep the mail after the ingester has stored it. Any node
+    may schedule it; one applies it at a time (`run_alone`)."""
+    if apply and not run_alone(session, "retention"):
+        raise UserError("another node is applying the retention schedule now; nothing was changed here")
     days = periods(overrides)
     outcomes = []
     for record in SCHEDULE:

@@ -153,8 +153,21 @@
     return "Service First";
   }
 
+  // The assistant's suggestions answer its last message only; the callback offer stays while the resident waits.
   function clearQuickReplies() {
-    list.querySelectorAll(".nvc-replies").forEach(function (group) { group.remove(); });
+    list.querySelectorAll(".nvc-replies:not(.nvc-offer)").forEach(function (group) { group.remove(); });
+  }
+
+  // Buttons that no longer work are disabled, not removed: screen readers announce them as unavailable and
+  // their group says why.
+  function retire(groups, why) {
+    groups.forEach(function (group) {
+      group.querySelectorAll("button, input, textarea").forEach(function (control) { control.disabled = true; });
+      if (!group.dataset.retired) {
+        group.dataset.retired = "1";
+        if (group.hasAttribute("aria-label")) group.setAttribute("aria-label", group.getAttribute("aria-label") + ", " + why);
+      }
+    });
   }
 
   function addMessage(message) {
@@ -300,6 +313,10 @@
     setStatus(stateLine);
     if (next.owner === "closed") showEnded();
     else if (previous === "closed") showOpen();
+    if (next.owner === "agent" || next.owner === "bot") {
+      // Not waiting any more: the callback offer is moot (the gateway would refuse it).
+      retire(list.querySelectorAll(":scope > .nvc-offer, :scope > .nvc-offer-form"), "no longer needed: you are no longer waiting");
+    }
   }
 
   function showTyping() {
@@ -320,15 +337,7 @@
   // An ended chat: its buttons and fields are disabled (screen readers announce them as unavailable), the
   // message box too, and "Start a new chat" takes the place of "End chat". The survey stays usable.
   function showEnded() {
-    list.querySelectorAll("button, input, textarea").forEach(function (control) {
-      if (!control.closest(".nvc-survey")) control.disabled = true;
-    });
-    list.querySelectorAll(".nvc-replies").forEach(function (group) {
-      if (!group.dataset.ended) {
-        group.dataset.ended = "1";
-        group.setAttribute("aria-label", group.getAttribute("aria-label") + ", no longer available: this chat has ended");
-      }
-    });
+    retire(list.querySelectorAll(":scope > :not(.nvc-survey)"), "no longer available: this chat has ended");
     input.disabled = true;
     send.disabled = true;
     input.placeholder = "This chat has ended";

@@ -317,6 +317,7 @@
       // Not waiting any more: the callback offer is moot (the gateway would refuse it).
       retire(list.querySelectorAll(":scope > .nvc-offer, :scope > .nvc-offer-form"), "no longer needed: you are no longer waiting");
     }
+    log.scrollTop = log.scrollHeight; // the state line (and "Start a new chat") took room: keep the latest in view
   }
 
   function showTyping() {

@@ -8,6 +8,7 @@ import json
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -50,6 +51,16 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def make_settings(tmp_path: Path, **overrides: object) -> Settings:
@@ -190,6 +201,9 @@ HANDOFF = {
 MENU_PAYLOAD = '/ask_question{"kb_query": "garbage day"}'
 
 
+SLOW_ANSWER_SECONDS = 3.0  # under the gateway's 10 s limit on the assistant (RASA_TIMEOUT_SECONDS)
+
+
 class FakeRasa:
     """Rasa's REST webhook with scripted answers on loopback; remembers every (sender, message) it was sent.
     Console and widget tests use it to check exactly what the gateway sends the assistant."""
@@ -226,6 +240,8 @@ class FakeRasa:
             return [{"text": "Pick a topic.", "buttons": [{"title": "Garbage and recycling", "payload": MENU_PAYLOAD}]}]
         if message == "markup please":
             return [{"text": SCRIPT}]
+        if message.startswith("slowly"):  # an assistant that takes a while: the widget's "typing" can be seen
+            time.sleep(SLOW_ANSWER_SECONDS)
         return [{"text": f"You said: {message}"}]
 
 

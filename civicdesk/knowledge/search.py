@@ -28,7 +28,16 @@ from sklearn.preprocessing import normalize
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from civicdesk.knowledge.passages import Block, Section, asked_kinds, render, split_sections, stated_kinds, stems
+from civicdesk.knowledge.passages import (
+    ANSWER_LIMIT,
+    Block,
+    Section,
+    asked_kinds,
+    render,
+    split_sections,
+    stated_kinds,
+    stems,
+)
 from civicdesk.models import KbArticle
 
 # Chosen on a development set (each article's first example question held out of the index and asked), never
@@ -49,6 +58,9 @@ TEXT_WEIGHT = 0.25  # match with the heading path and the section's text (the in
 KIND_WEIGHT = 0.3  # the section states the kind of fact asked for ("how much": an amount)
 WORDS_WEIGHT = 0.1  # the share of the question's words (by stem: "barking" meets "bark") in the section
 INTRO_BONUS = -0.05  # added to the intro, whose text has the title: a section that answers is preferred
+SECOND_MARGIN = 0.05  # a runner-up section scoring within this of the best follows it in the answer ...
+MIN_SECOND = 120  # ... when at least this much of the bubble is left for it (a heading and a line or two)
+SECTION_BREAK = "\n\n"
 
 
 @dataclass(frozen=True)
@@ -153,12 +165,14 @@ class _Index:
         self.section_spans: list[range] = []  # each article's rows in the section lists
         self.section_kinds: list[set[str]] = []
         self.section_words: list[set[str]] = []
+        self.contents: set[int] = set()  # rows of intros made of the article's headings
         headings: list[str] = []
         texts: list[str] = []
         for article in articles:
             intro, *rest = split_sections(article.body)
             if not intro.blocks and rest:
                 intro = Section((), [Block("list", tuple(" › ".join(s.path) for s in rest if s.path))])
+                self.contents.add(len(self.sections))
             start = len(self.sections)
             for section in [intro, *rest]:
                 # the intro introduces the whole article, so its text is read with the title
@@ -215,8 +229,18 @@ class _Index:
         order = [i for i in np.argsort(-scores, kind="stable")[:limit] if scores[i] >= RELEVANT_SCORE]
         hits = []
         for i in order:
-            section = self.sections[self.section_spans[i].start + choose_section(self.section_features(i, match))]
+            start = self.section_spans[i].start
+            best, runner_up = ranked_sections(self.section_features(i, match))
+            section = self.sections[start + best]
             answer = render(section, match.expanded)
+            # Two sections nearly tied: the fact is as likely in either, so the runner-up follows in what is left
+            # of the bubble (its own heading first, its lines that share most words with the question).
+            left = ANSWER_LIMIT - len(answer) - len(SECTION_BREAK)
+            # A list of the article's headings already points to every section; one of them would read as a stray.
+            if runner_up is not None and left >= MIN_SECOND and start + best not in self.contents:
+                second = render(self.sections[start + runner_up], match.expanded, left)
+                if second.strip():
+                    answer += SECTION_BREAK + second
             hits.append(replace(self.hits[i], score=round(float(scores[i]), 4), answer=answer, section=section.heading))
         return hits
 
@@ -233,12 +257,26 @@ class _Index:
         )
 
 
-def choose_section(features: np.ndarray) -> int:
-    """The position, within its article, of the section that best answers (features from `section_features`)."""
+def section_scores(features: np.ndarray) -> np.ndarray:
+    """How well each section of one article answers (features from `section_features`)."""
     weights = np.asarray([HEADING_WEIGHT, TEXT_WEIGHT, KIND_WEIGHT, WORDS_WEIGHT])
     scores = weights @ features
     scores[0] += INTRO_BONUS
-    return int(np.argmax(scores))
+    return scores
+
+
+def choose_section(features: np.ndarray) -> int:
+    """The position, within its article, of the section that best answers."""
+    return int(np.argmax(section_scores(features)))
+
+
+def ranked_sections(features: np.ndarray) -> tuple[int, int | None]:
+    """The best section's position, and the runner-up's when it scores within SECOND_MARGIN of it."""
+    scores = section_scores(features)
+    order = np.argsort(-scores, kind="stable")
+    if len(order) > 1 and scores[order[0]] - scores[order[1]] <= SECOND_MARGIN:
+        return int(order[0]), int(order[1])
+    return int(order[0]), None
 
 
 class KnowledgebaseSearch:

@@ -180,15 +180,21 @@ def _lay_out(block: Block, units: list[str], shown: list[int]) -> str:
     return "\n".join(lines)
 
 
-def _fit(block: Block, query: set[str], budget: int) -> str:
+def _shared(query: set[str], kinds: frozenset[str], text: str) -> int:
+    """What a piece of a section has of the question: its words (by stem), and the kinds of fact asked for it states."""
+    return len(query & stems(text)) + 2 * len(kinds & stated_kinds(text))
+
+
+def _fit(block: Block, query: set[str], budget: int, kinds: frozenset[str] = frozenset()) -> str:
     """The block within `budget` characters: whole if it fits, else its units that share most words with the
-    question (the first ones on a tie), in the article's order; "" if not even one unit fits."""
+    question, counting a kind of fact asked for that the unit states as one more (the first ones on a tie), in the
+    article's order; "" if not even one unit fits."""
     units = _units(block)
     limit = MAX_ITEMS if block.kind != "paragraph" else len(units)
     whole = _lay_out(block, units, list(range(min(limit, len(units)))))
     if len(units) <= limit and len(whole) <= budget:
         return whole
-    ranked = sorted(range(len(units)), key=lambda i: (-len(query & stems(units[i])), i))
+    ranked = sorted(range(len(units)), key=lambda i: (-_shared(query, kinds, units[i]), i))
     chosen: list[int] = []
     text = ""
     for position in ranked[:limit]:
@@ -206,21 +212,22 @@ def render(section: Section, question: str = "", limit: int = ANSWER_LIMIT) -> s
     as "• item" lines, a table as one line per row. A section too long for that keeps the blocks that share most
     words with the question, in their order."""
     query = stems(question)
+    kinds = frozenset(asked_kinds(question))
     head = f"{section.heading}\n" if section.heading else ""
     budget = limit - len(head)
-    whole = [_fit(block, query, budget) for block in section.blocks]
+    whole = [_fit(block, query, budget, kinds) for block in section.blocks]
     if sum(len(text) + 1 for text in whole) - 1 <= budget and all(whole):
         return head + "\n".join(whole)
     # Too long: blocks by how many question words they share (the first block wins a tie), each fitted to what
     # is left of the budget, shown in the article's order.
     ranked = sorted(
         range(len(section.blocks)),
-        key=lambda i: (-len(query & stems(" ".join(section.blocks[i].lines))), i),
+        key=lambda i: (-_shared(query, kinds, " ".join(section.blocks[i].lines)), i),
     )
     kept: dict[int, str] = {}
     left = budget
     for position in ranked:
-        text = _fit(section.blocks[position], query, left - (1 if kept else 0))
+        text = _fit(section.blocks[position], query, left - (1 if kept else 0), kinds)
         if text:
             kept[position] = text
             left -= len(text) + (1 if len(kept) > 1 else 0)

@@ -70,7 +70,9 @@ class Hit:
     summary: str
     url: str | None
     score: float
-    answer: str = ""  # the section that best answers the question, as plain text for a chat bubble
+    # the section that best answers the question, as plain text for a chat bubble; a close runner-up section (and
+    # in the top hit, when the search is not confident, the runner-up article's best section) may follow it
+    answer: str = ""
     section: str | None = None  # that section's heading path; None for the intro
 
 
@@ -242,6 +244,17 @@ class _Index:
                 if second.strip():
                     answer += SECTION_BREAK + second
             hits.append(replace(self.hits[i], score=round(float(scores[i]), 4), answer=answer, section=section.heading))
+        if len(hits) > 1 and hits[0].score - hits[1].score < CONFIDENT_MARGIN:
+            # Two articles nearly tied (the search is not confident): the top answer also quotes the runner-up
+            # article's best section, under its title, in what is left of the bubble.
+            label = f"{SECTION_BREAK}Also in {hits[1].title}:\n"
+            left = ANSWER_LIMIT - len(hits[0].answer) - len(label)
+            if left >= MIN_SECOND:
+                span = self.section_spans[order[1]]
+                best, _ = ranked_sections(self.section_features(order[1], match))
+                extra = render(self.sections[span.start + best], match.expanded, left)
+                if extra.strip():
+                    hits[0] = replace(hits[0], answer=hits[0].answer + label + extra)
         return hits
 
     def section_features(self, article: int, match: Match) -> np.ndarray:

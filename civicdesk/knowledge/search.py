@@ -10,6 +10,8 @@ carry meaning, character n-grams absorb typos ("recyling", "garbge"). Words resi
 
 Each hit also carries its answer: the article's section (see `passages`) that best answers the question, by its
 heading path, its text, its words and whether it states the kind of fact asked for, rendered for a chat bubble.
+When the fact is as likely in another place, what is left of the bubble quotes it too: a runner-up section that
+scores nearly as well, and, in the top hit of a search that is not confident, the runner-up article's best section.
 An article with no intro offers the list of its headings in the intro's place ("Ways to pay": banking, in
 person, by mail...), in the article's own words.
 """

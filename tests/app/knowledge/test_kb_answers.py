@@ -92,3 +92,26 @@ def test_an_edited_article_is_answered_from_its_new_text(session_factory: sessio
     with session_factory() as session:
         answer = search.search(session, question).hits[0].answer
     assert "9:00 a.m. to 3:00 p.m." in answer and "8:30 a.m." not in answer
+
+
+def test_a_close_runner_up_section_follows_the_best_one(client: TestClient) -> None:
+    hit = top(client, "is there a limit on how many litres of paint I can bring to the depot?")
+    first, second = str(hit["answer"]).split("\n\n")
+    assert first.splitlines()[0] == hit["section"] == "Accepted"
+    assert "Limit per visit: 50 litres of liquids" in first
+    assert second.splitlines()[0] == "Locations and hours"
+
+
+def test_an_unsure_search_quotes_the_runner_up_article_too(client: TestClient) -> None:
+    hit = top(client, "how long is a dog kept at the shelter if it has a licence?")
+    assert hit["slug"] == "emergency-shelter"  # the wrong article wins narrowly ...
+    answer = str(hit["answer"])
+    assert "\n\nAlso in Dog and cat licences:\nWhy it matters\n" in answer  # ... and the right one follows
+    assert holds(answer, ["held at the shelter for 5 days"])
+
+
+def test_a_confident_answer_quotes_its_own_article_only(client: TestClient) -> None:
+    response = client.get("/api/v1/kb/search", params={"q": "how long before a barking dog is a noise violation?"})
+    first, *rest = response.json()["results"]
+    assert first["slug"] == "noise-bylaw" and first["score"] - max([r["score"] for r in rest] + [0.0]) >= 0.04
+    assert "Also in" not in first["answer"] and "barking for more than 10 minutes" in first["answer"]

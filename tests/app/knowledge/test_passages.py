@@ -152,3 +152,13 @@ def test_facts_compare_without_case_spacing_or_digit_group_commas() -> None:
     assert holds("It costs $1250.", ["$1,250"])
     assert holds("Open Monday, Tuesday", ["Monday, Tuesday"])  # a comma between words is kept
     assert not holds("It costs $3.75.", ["$3.10"])
+
+
+def test_a_cut_section_keeps_the_block_that_states_the_kind_of_fact_asked_for() -> None:
+    # The list shares a word with the question ("paint"); the limit shares none but states the amount asked for.
+    items = ("Paint and stains", "Solvents and cleaners", "Propane cylinders", "Motor oil and antifreeze")
+    limit_line = "Limit per visit: 50 litres of liquids."
+    section = Section(("Accepted",), [Block("list", items), Block("paragraph", (limit_line,))])
+    text = render(section, "how much paint can I bring?", limit=120)
+    assert len(text) <= 120 and limit_line in text
+    assert "Limit per visit" not in render(section, "can I bring paint?", limit=120)

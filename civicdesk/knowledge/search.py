@@ -6,13 +6,17 @@ article is scored two ways against the resident's words: the best match among it
 (residents ask the same things in similar words) and the match with the whole article (title, tags, questions,
 body). Word n-grams carry meaning, character n-grams absorb typos ("recyling", "garbge"). Words residents use
 for an article's terms ("trash" for garbage) are mapped to those terms before scoring.
+
+Each hit also carries its answer: the article's section (see `passages`) that best matches the question, by its
+heading path and by its text, rendered for a chat bubble. An article with no intro offers the list of its
+headings in the intro's place ("Ways to pay": banking, in person, by mail...), in the article's own words.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -22,6 +26,7 @@ from sklearn.preprocessing import normalize
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from civicdesk.knowledge.passages import Block, Section, render, split_sections
 from civicdesk.models import KbArticle
 
 # Chosen on a development set (each article's first example question held out of the index and asked), never
@@ -31,6 +36,12 @@ ARTICLE_WEIGHT = 0.7  # match with the whole article
 CONFIDENT_SCORE = 0.2  # at or above: answer with the top article (about 0.89 precision on the development set)
 CONFIDENT_MARGIN = 0.04  # ... and only when it stands clear of the runner-up
 RELEVANT_SCORE = 0.1  # below: not worth offering as a choice (off-topic questions score under 0.09)
+# Choosing the section within an article, on the fact questions in tests/app/data/kb_fact_dev.yaml (never on
+# the blind set in nlu_data/eval/); bench/kb_search.py reproduces the figures.
+HEADING_WEIGHT = 0.5  # match with the section's heading path (the title, for the intro)
+TEXT_WEIGHT = 0.5  # match with the heading path and the section's text
+EXAMPLE_WEIGHT = 0.0  # the article's example question nearest the resident's words, and its nearest section
+INTRO_BONUS = 0.0  # the intro's head start: it introduces the whole article
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,8 @@ class Hit:
     summary: str
     url: str | None
     score: float
+    answer: str = ""  # the section that best answers the question, as plain text for a chat bubble
+    section: str | None = None  # that section's heading path; None for the intro
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,34 @@ class _Index:
         self.chars.fit(corpus)
         self.question_vectors = self._vectorize(questions)
         self.document_vectors = self._vectorize(documents)
+        self._index_sections(articles)
+
+    def _index_sections(self, articles: list[KbArticle]) -> None:
+        """Every article's sections, with vectors for their heading paths and their text; an empty intro becomes
+        the list of the article's headings."""
+        self.sections: list[Section] = []
+        self.section_spans: list[range] = []  # each article's rows in the section lists
+        headings: list[str] = []
+        texts: list[str] = []
+        for article in articles:
+            intro, *rest = split_sections(article.body)
+            if not intro.blocks and rest:
+                intro = Section((), [Block("list", tuple(" › ".join(s.path) for s in rest if s.path))])
+            start = len(self.sections)
+            for section in [intro, *rest]:
+                self.sections.append(section)
+                headings.append(self.expand(section.heading or article.title))
+                texts.append(self.expand(section.text()))
+            self.section_spans.append(range(start, len(self.sections)))
+        self.heading_vectors = self._vectorize(headings)
+        self.section_vectors = self._vectorize(texts)
+        # How near each example question is to each section of its own article: a resident's words that match an
+        # example question point to the section that question is about.
+        example_to_section = (self.question_vectors @ self.section_vectors.T).toarray()
+        self.example_section = [
+            example_to_section[np.flatnonzero(self.owners == position)][:, span.start : span.stop]
+            for position, span in enumerate(self.section_spans)
+        ]
 
     @staticmethod
     def _synonym_map(articles: list[KbArticle]) -> dict[str, str]:
@@ -136,18 +177,40 @@ class _Index:
         return normalize(hstack([self.words.transform(texts), self.chars.transform(texts)]).tocsr())
 
     def search(self, query: str, limit: int) -> list[Hit]:
-        vector = self._vectorize([self.expand(query)])
+        expanded = self.expand(query)
+        vector = self._vectorize([expanded])
         question_scores = (self.question_vectors @ vector.T).toarray().ravel()
         best_question = np.zeros(len(self.hits))
         np.maximum.at(best_question, self.owners, question_scores)
         document_scores = (self.document_vectors @ vector.T).toarray().ravel()
         scores = QUESTION_WEIGHT * best_question + ARTICLE_WEIGHT * document_scores
-        order = np.argsort(-scores, kind="stable")[:limit]
-        return [
-            Hit(**{**self.hits[i].__dict__, "score": round(float(scores[i]), 4)})
-            for i in order
-            if scores[i] >= RELEVANT_SCORE
-        ]
+        order = [i for i in np.argsort(-scores, kind="stable")[:limit] if scores[i] >= RELEVANT_SCORE]
+        hits = []
+        for i in order:
+            section = self.sections[self.best_section(int(i), vector, question_scores[self.owners == i])]
+            hits.append(
+                replace(
+                    self.hits[i],
+                    score=round(float(scores[i]), 4),
+                    answer=render(section, expanded),
+                    section=section.heading,
+                )
+            )
+        return hits
+
+    def section_scores(self, article: int, vector: spmatrix, question_scores: np.ndarray) -> np.ndarray:
+        """How well each section of one article answers the question (the intro first)."""
+        span = self.section_spans[article]
+        heading = (self.heading_vectors[span.start : span.stop] @ vector.T).toarray().ravel()
+        text = (self.section_vectors[span.start : span.stop] @ vector.T).toarray().ravel()
+        example = (question_scores[:, None] * self.example_section[article]).max(axis=0)
+        scores = HEADING_WEIGHT * heading + TEXT_WEIGHT * text + EXAMPLE_WEIGHT * example
+        scores[0] += INTRO_BONUS
+        return scores
+
+    def best_section(self, article: int, vector: spmatrix, question_scores: np.ndarray) -> int:
+        scores = self.section_scores(article, vector, question_scores)
+        return self.section_spans[article].start + int(np.argmax(scores))
 
 
 class KnowledgebaseSearch:

@@ -98,6 +98,27 @@ class ActionSearchKnowledgebase(Action):
         return asked + _offer_choices(dispatcher, found.results)
 
 
+async def answer_when_confident(
+    dispatcher: CollectingDispatcher, tracker: Tracker, question: str
+) -> list[EventType] | None:
+    """Answer `question` if the knowledgebase has a confident answer; else say nothing and return None.
+
+    For a message the classifier took for something else (a referral the directory knows nothing of): when an
+    article answers it with confidence, it was a question about the Region's own services after all."""
+    if not question:
+        return None
+    try:
+        found = await CoreClient.from_env().search_knowledgebase(question[:MAX_QUERY_CHARS], channel="chat", limit=3)
+    except CoreAPIError as exc:
+        logger.warning("knowledgebase search failed: %s", exc)
+        return None
+    if not (found.confident and found.results):
+        return None
+    in_task = bool(tracker.active_loop_name)
+    answered = _answer(dispatcher, found.results[0], keep_choices=False, in_task=in_task)
+    return [SlotSet(KB_QUESTION_SLOT, question[:MAX_QUERY_CHARS]), *answered]
+
+
 def _entity_value(tracker: Tracker, entity: str) -> str | None:
     value = next(tracker.get_latest_entity_values(entity), None)
     return value.strip() if isinstance(value, str) and value.strip() else None

@@ -169,9 +169,11 @@ def _text_or_none(value: Any) -> str | None:
 def answer_text(article: KBArticle) -> str:
     """One chat bubble: the article (and section) it comes from, the passage that answers, the link.
 
-    The passage is the core's, in the article's own words; an older core sends only the summary."""
-    heading = f"{article.title}: {article.section}" if article.section else article.title
+    The passage is the core's, in the article's own words; an older core sends only the summary. The core's
+    passage may open with its section's heading: the heading is then not repeated."""
     body = article.answer or article.summary
+    named = article.section and article.answer and not article.answer.startswith(article.section)
+    heading = f"{article.title}: {article.section}" if named else article.title
     return f"{heading}\n{body}\n{MORE_ON_THE_WEBSITE.format(url=article.url)}"
 
 

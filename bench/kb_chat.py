@@ -191,7 +191,7 @@ def main() -> None:
             wait_up(actions_url + "/health", processes[1], 120, folder / "actions.log")
             if not args.rasa_url:
                 print("waiting for Rasa to load the model...", flush=True)
-                wait_up(rasa_url + "/", processes[2], 300, folder / "rasa.log")
+                wait_up(rasa_url + "/", processes[2], 900, folder / "rasa.log")  # slow on a busy machine
             shares = {}
             for which, entries in loaded.items():
                 replies = asyncio.run(ask(core.replace("http://", "ws://"), entries))

@@ -119,6 +119,25 @@ async def test_without_a_passage_the_summary_answers(
     ]
 
 
+async def test_a_passage_that_opens_with_its_heading_is_not_headed_twice(
+    core: HTTPServer,
+    tracker_from: TrackerFrom,
+    dispatcher: CollectingDispatcher,
+    expect_search: ExpectSearch,
+    load_fixture: JsonLoader,
+) -> None:
+    found = load_fixture("kb_search_confident.json")
+    top = found["results"][0]
+    top["answer"] = f"{top['section']}\n{top['answer']}"
+    expect_search(QUESTION).respond_with_json(found)
+
+    await run(dispatcher, tracker_from("question"))
+
+    lines = dispatcher.messages[0]["text"].splitlines()
+    assert lines[:2] == ["Find your garbage and recycling day", "Look up your day"]
+    assert lines.count("Look up your day") == 1 and "Look up your day" not in lines[0]
+
+
 @pytest.mark.parametrize("field", ["answer", "section"])
 async def test_a_passage_that_is_not_text_is_outside_the_contract(
     field: str,

@@ -37,15 +37,14 @@ from civicdesk import migrate
 from civicdesk.catalogue import seed
 from civicdesk.db import make_engine, make_session_factory, transaction
 from civicdesk.knowledge import search as kb_search
-from civicdesk.knowledge.passages import holds
-from civicdesk.knowledge.search import Hit, KnowledgebaseSearch, SearchResult, _Index
+from civicdesk.knowledge.passages import holds, render
+from civicdesk.knowledge.search import Hit, KnowledgebaseSearch, SearchResult, _Index, choose_section
 from civicdesk.models import KbArticle
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "tests" / "app" / "data" / "kb_questions.yaml"
 FACT_DEV = ROOT / "tests" / "app" / "data" / "kb_fact_dev.yaml"
 FACT_BLIND = ROOT / "nlu_data" / "eval" / "kb_facts.jsonl"
-SECTION_WEIGHTS = ("HEADING_WEIGHT", "TEXT_WEIGHT", "EXAMPLE_WEIGHT", "INTRO_BONUS")
 
 
 def main() -> None:
@@ -104,7 +103,8 @@ def main() -> None:
                 if not (hit and holds(hit.answer, entry["fact"])):
                     got = f"{hit.slug} / {hit.section}: {hit.answer!r}" if hit else "no hit"
                     print(
-                        f"- {entry['question']!r} wants {entry['article']} / {entry['section']} {entry['fact']}\n  got {got}"
+                        f"- {entry['question']!r} wants {entry['article']} / {entry['section']} {entry['fact']}"
+                        f"\n  got {got}"
                     )
 
 
@@ -121,13 +121,17 @@ def report(name: str, rows: list) -> None:  # type: ignore[type-arg]
 
 
 def answers(
-    search: KnowledgebaseSearch, session: Session, entries: list[dict[str, Any]], timings: list[float] | None = None
+    search: KnowledgebaseSearch,
+    session: Session,
+    entries: list[dict[str, Any]],
+    timings: list[float] | None = None,
+    limit: int = 3,
 ) -> list[tuple[dict[str, Any], Hit | None]]:
     """Each fact question with its top hit (timed when `timings` is given)."""
     rows = []
     for entry in entries:
         started = time.perf_counter()
-        hits = search.search(session, entry["question"], limit=3).hits
+        hits = search.search(session, entry["question"], limit=limit).hits
         if timings is not None:
             timings.append((time.perf_counter() - started) * 1000)
         rows.append((entry, hits[0] if hits else None))
@@ -149,20 +153,37 @@ def report_facts(name: str, rows: list[tuple[dict[str, Any], Hit | None]]) -> No
 
 
 def tune(search: KnowledgebaseSearch, session: Session, entries: list[dict[str, Any]]) -> None:
-    """Grid over the section weights on the development facts; the best few, ties broken by simpler weights."""
+    """Grid over the section weights on the development facts; the best few, ties broken by smaller weights.
+    Each question's top article, section features and rendered sections are computed once; only the choice of
+    section changes with the weights (the article ranking does not depend on them)."""
+    index = search._current(session)
+    assert index is not None
+    position = {hit.slug: n for n, hit in enumerate(index.hits)}
+    cases = []  # (features, whether each section's rendering holds the facts)
+    for entry in entries:
+        hits = index.search(entry["question"], 1)
+        if not hits:
+            cases.append((None, []))
+            continue
+        article = position[hits[0].slug]
+        match = index.match(entry["question"])
+        features = index.section_features(article, match)
+        sections = [index.sections[row] for row in index.section_spans[article]]
+        cases.append((features, [holds(render(section, match.expanded), entry["fact"]) for section in sections]))
     grid = {
-        "HEADING_WEIGHT": (0.0, 0.25, 0.5, 0.75, 1.0),
+        "HEADING_WEIGHT": (0.0, 0.1, 0.25, 0.5, 1.0),
         "TEXT_WEIGHT": (0.25, 0.5, 0.75, 1.0),
-        "EXAMPLE_WEIGHT": (0.0, 0.25, 0.5, 1.0),
-        "INTRO_BONUS": (0.0, 0.02, 0.05, 0.1),
+        "KIND_WEIGHT": (0.0, 0.1, 0.2, 0.3, 0.5, 0.75),
+        "WORDS_WEIGHT": (0.0, 0.1, 0.25, 0.5, 1.0),
+        "INTRO_BONUS": (-0.1, -0.05, 0.0, 0.05),
     }
     scored = []
     for values in itertools.product(*grid.values()):
         for name, value in zip(grid, values, strict=True):
             setattr(kb_search, name, value)
-        rows = answers(search, session, entries)
-        scored.append((sum(bool(hit) and holds(hit.answer, e["fact"]) for e, hit in rows) / len(rows), values))
-    scored.sort(key=lambda item: (-item[0], sum(item[1])))
+        held = sum(bool(features is not None and held[choose_section(features)]) for features, held in cases)
+        scored.append((held / len(cases), values))
+    scored.sort(key=lambda item: (-item[0], sum(abs(v) for v in item[1])))
     for share, values in scored[:10]:
         print(f"facts {share:.3f}: " + ", ".join(f"{n} {v}" for n, v in zip(grid, values, strict=True)))
 

@@ -23,9 +23,14 @@ router = internal_router("internal")
 class KbHitOut(BaseModel):
     slug: str
     title: str
-    summary: str
+    summary: str = Field(description="The article's opening lines.")
     url: str | None
     score: float
+    answer: str = Field(
+        description="The article's section that best answers the question, as plain text for a chat bubble "
+        "(at most 600 characters; lists as '• item' lines, table rows as lines), in the article's own words."
+    )
+    section: str | None = Field(description="That section's heading path ('A › B'); null for the intro.")
 
 
 class KbSearchOut(BaseModel):
@@ -95,7 +100,16 @@ def search_knowledgebase(
         query=q,
         confident=result.confident,
         results=[
-            KbHitOut(slug=h.slug, title=h.title, summary=h.summary, url=h.url, score=h.score) for h in result.hits
+            KbHitOut(
+                slug=h.slug,
+                title=h.title,
+                summary=h.summary,
+                url=h.url,
+                score=h.score,
+                answer=h.answer,
+                section=h.section,
+            )
+            for h in result.hits
         ],
     )
 

@@ -155,7 +155,7 @@ def sentences(paragraph: str) -> list[str]:
     return [part for part in SENTENCE_END.split(paragraph) if part]
 
 
-def _stems(text: str) -> set[str]:
+def stems(text: str) -> set[str]:
     # five letters stand for a word's stem, so "hours" meets "hour" and "paying" meets "payment"
     return {word[:5] for word in WORD.findall(text.lower()) if word not in STOP_WORDS}
 
@@ -188,7 +188,7 @@ def _fit(block: Block, query: set[str], budget: int) -> str:
     whole = _lay_out(block, units, list(range(min(limit, len(units)))))
     if len(units) <= limit and len(whole) <= budget:
         return whole
-    ranked = sorted(range(len(units)), key=lambda i: (-len(query & _stems(units[i])), i))
+    ranked = sorted(range(len(units)), key=lambda i: (-len(query & stems(units[i])), i))
     chosen: list[int] = []
     text = ""
     for position in ranked[:limit]:
@@ -205,7 +205,7 @@ def render(section: Section, question: str = "", limit: int = ANSWER_LIMIT) -> s
     """The section as plain text within `limit` characters: its heading on the first line, then its blocks, a list
     as "• item" lines, a table as one line per row. A section too long for that keeps the blocks that share most
     words with the question, in their order."""
-    query = _stems(question)
+    query = stems(question)
     head = f"{section.heading}\n" if section.heading else ""
     budget = limit - len(head)
     whole = [_fit(block, query, budget) for block in section.blocks]
@@ -215,7 +215,7 @@ def render(section: Section, question: str = "", limit: int = ANSWER_LIMIT) -> s
     # is left of the budget, shown in the article's order.
     ranked = sorted(
         range(len(section.blocks)),
-        key=lambda i: (-len(query & _stems(" ".join(section.blocks[i].lines))), i),
+        key=lambda i: (-len(query & stems(" ".join(section.blocks[i].lines))), i),
     )
     kept: dict[int, str] = {}
     left = budget
@@ -238,3 +238,49 @@ def holds(text: str, facts: list[str]) -> bool:
     """Whether `text` states every fact, word for word once compared as `comparable` does."""
     found = comparable(text)
     return all(comparable(fact) in found for fact in facts)
+
+
+# What kind of fact a question asks for, and which kinds a section states: "how much" wants an amount, and the
+# section with "$30" in it is likelier to answer than the one that only says "licence". (question words, facts)
+MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+DAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+UNITS = r"minutes?|hours?|days?|weeks?|months?|years?"
+FACT_KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    "amount": (
+        re.compile(r"\b(how much|cost|costs|fee|fees|price|fine|fines|charge|penalty|cheaper|subsidy|pay toward)\b"),
+        re.compile(r"\$\s?\d|\b\d+(\.\d+)?\s?%|\bfree\b", re.IGNORECASE),
+    ),
+    "duration": (
+        re.compile(rf"\bhow (long|soon|quickly|fast|many ({UNITS}))\b|\bwithin\b"),
+        re.compile(rf"\b\d+\s(to \d+\s)?(business |calendar )?({UNITS})\b|\bone (business )?day\b"),
+    ),
+    "clock": (
+        re.compile(r"\b(what time|hours|open|opens|close|closes|quiet|by when)\b"),
+        re.compile(r"\b\d{1,2}:\d{2}\s?[ap]\.m\.|\bnoon\b|\bmidnight\b|\b24/7\b"),
+    ),
+    "date": (
+        re.compile(r"\b(when|what day|which day|which days|deadline|date|due)\b"),
+        re.compile(rf"\b({MONTHS}) \d|\b({DAYS})\b"),
+    ),
+    "place": (
+        re.compile(r"\b(where|address|location|locations)\b"),
+        re.compile(r"\b\d+ [A-Z][a-z]+ (Street|Drive|Road|Avenue|Square|Sideroad|Lane)\b|\b\w+\.ca\b"),
+    ),
+    "phone": (
+        re.compile(r"\b(call|phone|number|who do i|contact)\b"),
+        re.compile(r"\b\d{3}-\d{3}-\d{4}\b|\b(311|911|211)\b"),
+    ),
+    "measure": (
+        re.compile(r"\b(how (tall|high|big|heavy|deep|far|cold|warm|hot)|temperature|weight|size|level)\b"),
+        re.compile(r"\d\s?(cm|centimetres?|metres?|m²|kg|kilograms?|litres?|°C|mL)\b|\b\d+ (grains|per)\b"),
+    ),
+}
+
+
+def asked_kinds(question: str) -> set[str]:
+    text = question.lower()
+    return {kind for kind, (asks, _) in FACT_KINDS.items() if asks.search(text)}
+
+
+def stated_kinds(text: str) -> set[str]:
+    return {kind for kind, (_, states) in FACT_KINDS.items() if states.search(text)}

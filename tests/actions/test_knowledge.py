@@ -79,10 +79,12 @@ async def test_confident_answer_gives_the_passage_that_answers_then_the_link_and
     ]
     answer, question = dispatcher.messages
     lines = answer["text"].splitlines()
-    # The article and its section, the passage as the core rendered it (a list, one line per item), the link.
-    assert lines[0] == "Find your garbage and recycling day: Look up your day"
+    # The article, the passage as the core rendered it (its section's heading, then a list, one line per item),
+    # and the link on its own line.
+    assert lines[0] == "Find your garbage and recycling day"
     assert lines[1:-1] == found["results"][0]["answer"].splitlines()
-    assert lines[1].startswith("• Online: enter your address at northvale.ca/collectionday")
+    assert lines[1] == "Look up your day"
+    assert lines[2].startswith("• Online: enter your address at northvale.ca/collectionday")
     assert lines[-1] == "More on northvale.ca: https://www.northvale.ca/kb/garbage-collection-day"
     assert found["results"][0]["summary"] not in answer["text"]  # the passage replaces the opening lines
     # Only the best result is shown when the core is confident.
@@ -119,23 +121,24 @@ async def test_without_a_passage_the_summary_answers(
     ]
 
 
-async def test_a_passage_that_opens_with_its_heading_is_not_headed_twice(
+async def test_a_passage_without_its_heading_is_headed_with_the_section(
     core: HTTPServer,
     tracker_from: TrackerFrom,
     dispatcher: CollectingDispatcher,
     expect_search: ExpectSearch,
     load_fixture: JsonLoader,
 ) -> None:
+    """The core's passages open with their heading; one that does not is named after the article's title."""
     found = load_fixture("kb_search_confident.json")
     top = found["results"][0]
-    top["answer"] = f"{top['section']}\n{top['answer']}"
+    top["answer"] = top["answer"].removeprefix(f"{top['section']}\n")
     expect_search(QUESTION).respond_with_json(found)
 
     await run(dispatcher, tracker_from("question"))
 
     lines = dispatcher.messages[0]["text"].splitlines()
-    assert lines[:2] == ["Find your garbage and recycling day", "Look up your day"]
-    assert lines.count("Look up your day") == 1 and "Look up your day" not in lines[0]
+    assert lines[0] == "Find your garbage and recycling day: Look up your day"
+    assert lines[1].startswith("• Online:") and "Look up your day" not in lines[1:]
 
 
 @pytest.mark.parametrize("field", ["answer", "section"])

@@ -40,13 +40,18 @@ class KbSearchOut(BaseModel):
 
 
 Channel = Literal["chat", "email", "phone", "web", "console"]
-GapReason = Literal["unsure_search", "not_understood"]
+# Why a question is a gap (labels.GAP_REASONS words them): no confident article, a message not understood, or an
+# answer the resident said did not answer the question.
+GapReason = Literal["unsure_search", "not_understood", "not_answered"]
 
 
 class GapIn(BaseModel):
     query: str = Field(min_length=1, max_length=LIMITS["search_query"], description="What the resident wrote.")
     channel: Channel = "chat"
     reason: GapReason = Field("not_understood", description="Why the assistant had no answer.")
+    article: str | None = Field(
+        None, min_length=1, max_length=120, description="Slug of the article given as the answer (not_answered)."
+    )
 
 
 def record_gap(
@@ -111,6 +116,6 @@ def search_knowledgebase(
 
 @router.post("/kb/gaps", status_code=status.HTTP_201_CREATED)
 def report_gap(request: Request, gap: GapIn) -> dict[str, str]:
-    """A message the assistant could not answer (it did not understand it): a knowledge gap for trainers."""
-    record_gap(request.app.state.session_factory, gap.query, gap.channel, gap.reason)
+    """A message the assistant could not answer (not understood, or its answer did not help): a knowledge gap."""
+    record_gap(request.app.state.session_factory, gap.query, gap.channel, gap.reason, gap.article)
     return {"status": "recorded"}

@@ -18,6 +18,8 @@ from civicdesk.staff.deps import internal_router
 router = internal_router("internal")
 
 REGION_TZ = ZoneInfo("America/Toronto")
+# The calendar's weeks are counted from one Monday; a date this far off is a mistake, not a question.
+EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
 
 
 class CollectionOut(BaseModel):
@@ -49,7 +51,10 @@ def collection_day(
     municipality: Annotated[
         str | None, Query(max_length=LIMITS["short"], description="The town, when chosen apart from the address.")
     ] = None,
-    on: Annotated[dt.date | None, Query(description="Answer as of this day (default: today in Northvale).")] = None,
+    on: Annotated[
+        dt.date | None,
+        Query(ge=EARLIEST, le=LATEST, description="Answer as of this day (default: today in Northvale)."),
+    ] = None,
 ) -> CollectionDayOut:
     """The home's collection day and garbage weeks from the zone table (seed_data/collection.yaml)."""
     days: CollectionDays = request.app.state.collection_days

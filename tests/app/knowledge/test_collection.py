@@ -430,3 +430,8 @@ def test_api_refuses_bad_input_and_needs_the_service_token(client: TestClient) -
     )
     del client.headers["Authorization"]
     assert client.get("/api/v1/collection-day", params={"address": "45 Oak Avenue"}).status_code == 401
+
+
+def test_api_refuses_a_date_outside_the_century(client: TestClient) -> None:
+    for day in ("0001-01-01", "9999-12-31"):
+        assert client.get("/api/v1/collection-day", params={"address": "45 Oak Avenue", "on": day}).status_code == 422

@@ -10,7 +10,6 @@ Rasa takes a minute or more to load, so the stack starts once for the module.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 import signal
@@ -27,9 +26,7 @@ from helpers import free_port
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import select
 
-from civicdesk.business_time import REGION_TZ
 from civicdesk.db import make_engine, make_session_factory, transaction
-from civicdesk.knowledge.collection import CollectionDays
 from civicdesk.models import KnowledgeGap
 from civicdesk.settings import PROJECT_ROOT, Settings
 from civicdesk.staff import auth
@@ -327,41 +324,3 @@ def test_what_the_assistant_did_not_understand_becomes_a_knowledge_gap(stack: St
         ("zorp flimbly quaxen", "not_understood"),
         ("blorptic wexhammer", "not_understood"),
     ]
-
-
-def test_the_collection_day_for_an_address_appears_in_the_chat(stack: Stack, browser: Browser) -> None:
-    """Issue 15: the collection day by address comes from the zone table in one reply; a question without an
-    address gets the question for it, then the answer."""
-    table = CollectionDays.from_seed()
-    phone = browser.new_context(base_url=stack.url, viewport={"width": 390, "height": 844})
-    resident = phone.new_page()
-    resident.set_default_timeout(TURN_MS)
-    try:
-        resident.goto("/")
-        resident.get_by_role("button", name="Chat with us").click()
-        expect(resident.locator(".nvc-msg-system").first).to_be_visible()
-        question = "when is garbage day on 45 Oak Avenue in Pinecrest?"
-        answers = say(resident, question)
-        # What the table says today (Northvale's date), so the test holds on any day of the year.
-        expected = table.lookup(question, dt.datetime.now(REGION_TZ).date())
-        assert expected.status == "found" and expected.answer is not None and expected.answer.day == "Tuesday"
-        day_and_weeks = expected.message.splitlines()[:2]
-        assert any(a.splitlines()[:2] == day_and_weeks for a in answers), answers
-        expect(
-            resident.locator(".nvc-msg-bot .nvc-text").filter(has_text="your collection day is Tuesday")
-        ).to_be_visible()
-        resident.screenshot(path=str(ARTIFACTS / "widget-collection-day.png"))
-        assert_accessible(resident)
-
-        asked = say(resident, "what day is bin day?")
-        assert any("What is your street address?" in a for a in asked), asked
-        answered = say(resident, "12 Birch Crescent, Harlow Falls")
-        assert any(
-            a.startswith("12 Birch Crescent, Harlow Falls: your collection day is Wednesday.") for a in answered
-        ), answered
-    except Exception:
-        resident.screenshot(path=str(ARTIFACTS / "failure-collection-day.png"), full_page=True)
-        print(stack.tail())
-        raise
-    finally:
-        phone.close()

@@ -53,7 +53,7 @@ def collection_day(
     ] = None,
     on: Annotated[
         dt.date | None,
-        Query(ge=EARLIEST, le=LATEST, description="Answer as of this day (default: today in Northvale)."),
+        Query(ge=EARLIEST, le=LATEST, description="Answer as of this day, 2000 to 2099 (default: today in Northvale)."),
     ] = None,
 ) -> CollectionDayOut:
     """The home's collection day and garbage weeks from the zone table (seed_data/collection.yaml)."""

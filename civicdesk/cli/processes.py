@@ -102,6 +102,13 @@ def ingest(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     typer.echo(f"ingester reading {source.name}; polling every {settings.ingest_poll_seconds:g} s when it cannot wait")
+    if settings.ingest_metrics_port:
+        from prometheus_client import start_http_server
+
+        from civicdesk.metrics import process_registry
+
+        start_http_server(settings.ingest_metrics_port, addr="127.0.0.1", registry=process_registry())
+        typer.echo(f"ingester metrics at http://127.0.0.1:{settings.ingest_metrics_port}/metrics")
     run_forever(
         source,
         factory,
@@ -185,7 +192,9 @@ def rasa() -> None:
     model = training.rasa_model_path(settings)
     if not model.exists():
         raise UserError(f"no assistant model at {model}: run `civicdesk train`")
-    training.prepare_tracker_store(settings.tracker_db_path)
+    if not settings.rasa_tracker_url:
+        training.prepare_tracker_store(settings.tracker_db_path)
+    endpoints = training.write_rasa_endpoints(settings, settings.var_dir / "rasa" / str(port))
     _exec_engine(
         settings,
         [
@@ -200,7 +209,7 @@ def rasa() -> None:
             "--credentials",
             "bot/credentials.yml",
             "--endpoints",
-            "bot/endpoints.yml",
+            str(endpoints),
         ],
         training.engine_env(settings),
     )

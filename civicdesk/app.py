@@ -25,6 +25,8 @@ from civicdesk.console.templating import STATIC
 from civicdesk.db import make_engine, make_session_factory
 from civicdesk.errors import Conflict, InvalidInput, NotFound
 from civicdesk.knowledge import api as knowledge_api
+from civicdesk.knowledge import collection_api
+from civicdesk.knowledge.collection import CollectionDays
 from civicdesk.knowledge.search import KnowledgebaseSearch
 from civicdesk.limits import MAX_FORM_FIELDS
 from civicdesk.service_requests import api as service_requests_api
@@ -65,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.session_factory = make_session_factory(engine)
     app.state.kb_search = KnowledgebaseSearch()
+    app.state.collection_days = CollectionDays.from_seed()
 
     @app.get("/health", tags=["operations"])
     async def get_health() -> JSONResponse:
@@ -125,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for area_api in (catalogue_api, knowledge_api, service_requests_api, bookings_api, open311, chat_gateway):
         app.include_router(area_api.router)
+    app.include_router(collection_api.router)
     app.include_router(console.router)
     if settings.env != "production":
         app.include_router(console.dev_router)

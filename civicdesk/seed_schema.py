@@ -37,15 +37,21 @@ from pydantic import (
 __all__ = [
     "REQUIRED_SERVICE_CODES",
     "SEED_DIR",
+    "STREET_TYPES",
     "Article",
     "AppointmentCatalogue",
     "AppointmentLocation",
     "AppointmentType",
     "BusinessHours",
+    "CollectionCalendar",
+    "CollectionSchedule",
+    "CollectionStreet",
+    "CollectionZone",
     "DayHours",
     "Department",
     "Event",
     "Holiday",
+    "HouseNumbers",
     "MailableItem",
     "OnCallShift",
     "Referral",
@@ -53,7 +59,9 @@ __all__ = [
     "SeedError",
     "Service",
     "ServiceAttribute",
+    "holiday_name",
     "load_articles",
+    "load_collection",
     "load_seed",
     "toronto_utc_offset",
 ]
@@ -553,6 +561,98 @@ class OnCallShift(_Model):
 
 
 # ---------------------------------------------------------------------------------------------------------
+# collection.yaml
+# ---------------------------------------------------------------------------------------------------------
+
+# Every area municipality with curbside collection, as residents write it (mailing city names). Wider than
+# `City`: collection is a regional service, also in municipalities whose requests Service First does not take.
+CollectionMunicipality = Literal[
+    "Northvale", "Harlow Falls", "Pinecrest", "Port Sable", "Elm Ridge", "Dunmore", "Kestrel Bay"
+]  # fmt: skip
+# How residents write street types, to the type a street's name ends with; the collection look-up reads
+# addresses with it, so a street in collection.yaml must end with one of the full types.
+STREET_TYPES: dict[str, str] = {
+    "street": "Street", "st": "Street", "road": "Road", "rd": "Road", "avenue": "Avenue", "ave": "Avenue",
+    "av": "Avenue", "drive": "Drive", "dr": "Drive", "crescent": "Crescent", "cres": "Crescent",
+    "cr": "Crescent", "court": "Court", "ct": "Court", "lane": "Lane", "ln": "Lane", "way": "Way",
+    "boulevard": "Boulevard", "blvd": "Boulevard", "line": "Line", "place": "Place", "pl": "Place",
+    "trail": "Trail", "trl": "Trail", "circle": "Circle", "cir": "Circle", "gate": "Gate", "terrace": "Terrace",
+}  # fmt: skip
+
+
+class CollectionCalendar(_Model):
+    """Which weeks are A weeks (from a Monday, alternating) and which holidays move collection a day later."""
+
+    week_a_starts: dt.date
+    holidays_moving_collection: list[Name] = []
+
+    @field_validator("week_a_starts")
+    @classmethod
+    def _monday(cls, value: dt.date) -> dt.date:
+        if value.weekday() != 0:
+            raise ValueError(f"{value} is a {value:%A}: give the Monday that starts an A week")
+        return value
+
+
+class CollectionZone(_Model):
+    code: Code
+    municipality: CollectionMunicipality
+    day: Literal["mon", "tue", "wed", "thu", "fri"]
+    garbage_week: Literal["A", "B"]
+
+
+class HouseNumbers(_Model):
+    """House numbers `first` to `last` on one side of the street (`odd`, `even`) or both (`all`)."""
+
+    first: int = Field(ge=1, le=99999)
+    last: int = Field(ge=1, le=99999)
+    side: Literal["all", "odd", "even"] = "all"
+    zone: Code
+
+    @model_validator(mode="after")
+    def _order(self) -> HouseNumbers:
+        if self.last < self.first:
+            raise ValueError(f"last ({self.last}) must not be below first ({self.first})")
+        if self.side != "all" and (self.first % 2 != self.last % 2 or (self.first % 2 == 1) != (self.side == "odd")):
+            raise ValueError(f"an {self.side} range must start and end on {self.side} numbers")
+        return self
+
+    def holds(self, number: int) -> bool:
+        on_side = self.side == "all" or (number % 2 == 1) == (self.side == "odd")
+        return on_side and self.first <= number <= self.last
+
+
+class CollectionStreet(_Model):
+    municipality: CollectionMunicipality
+    name: Name
+    ranges: list[HouseNumbers] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _street_type(cls, value: str) -> str:
+        if value.split()[-1] not in set(STREET_TYPES.values()):
+            raise ValueError(
+                f"'{value}' must end with a street type written out ({', '.join(sorted(set(STREET_TYPES.values())))})"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _no_overlap(self) -> CollectionStreet:
+        for index, one in enumerate(self.ranges):
+            for other in self.ranges[index + 1 :]:
+                start, end = max(one.first, other.first), min(one.last, other.last)
+                if any(one.holds(n) and other.holds(n) for n in range(start, min(end, start + 2) + 1)):
+                    raise ValueError(f"house numbers {one.first}-{one.last} and {other.first}-{other.last} overlap")
+        return self
+
+
+class CollectionSchedule(_Model):
+    calendar: CollectionCalendar
+    zones: list[CollectionZone] = Field(min_length=1)
+    streets: list[CollectionStreet] = Field(min_length=1)
+
+
+# ---------------------------------------------------------------------------------------------------------
 # The whole seed
 # ---------------------------------------------------------------------------------------------------------
 
@@ -567,6 +667,7 @@ class SeedData(_Model):
     forms: list[MailableItem]
     referrals: list[Referral]
     oncall: list[OnCallShift]
+    collection: CollectionSchedule
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -673,12 +774,38 @@ class _Reader:
                 self.problems.append(f"{file_name}: the '{section}' list is missing or empty")
         return AppointmentCatalogue.model_construct(locations=locations, types=types)
 
+    def collection(self, raw: Any) -> CollectionSchedule | None:
+        file_name = "collection.yaml"
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            self.problems.append(f"{file_name}: expected the sections 'calendar', 'zones' and 'streets'")
+            return None
+        problems_before = len(self.problems)
+        unknown = sorted(set(raw) - {"calendar", "zones", "streets"})
+        if unknown:
+            self.problems.append(f"{file_name}: unknown sections: {', '.join(unknown)}")
+        try:
+            calendar = CollectionCalendar.model_validate(raw.get("calendar"))
+        except ValidationError as exc:
+            self.problems.append(f"{file_name}: calendar: {_describe(exc)}")
+        zones = self.items(file_name, raw.get("zones"), CollectionZone, "zone")
+        streets = self.items(file_name, raw.get("streets"), CollectionStreet, "street")
+        for section in ("zones", "streets"):
+            if not raw.get(section):
+                self.problems.append(f"{file_name}: the '{section}' list is missing or empty")
+        if len(self.problems) > problems_before:
+            return None
+        return CollectionSchedule(calendar=calendar, zones=zones, streets=streets)
+
 
 def _entry_name(entry: object, index: int) -> str:
     if isinstance(entry, dict):
         for key in ("code", "slug"):
             if isinstance(entry.get(key), str):
                 return f"'{entry[key]}'"
+        if isinstance(entry.get("name"), str) and isinstance(entry.get("municipality"), str):
+            return f"'{entry['name']}, {entry['municipality']}'"  # a street of collection.yaml
         if isinstance(entry.get("date"), dt.date):
             return f"{entry['date']}"
     return f"#{index}"
@@ -743,6 +870,41 @@ def _check_references(seed: SeedData) -> list[str]:
         owner = f"shift of {shift.name} starting {shift.starts_at.isoformat()}"
         known("oncall.yaml", owner, "department", shift.department, departments)
     problems.extend(_roster_overlaps(seed.oncall))
+    problems.extend(_check_collection(seed.collection, seed.holidays))
+    return problems
+
+
+def holiday_name(holiday: Holiday) -> str:
+    """The holiday's name without "(observed)": "Christmas Day (observed)" is Christmas Day."""
+    return holiday.name.removesuffix("(observed)").strip()
+
+
+def _check_collection(schedule: CollectionSchedule, holidays: list[Holiday]) -> list[str]:
+    """Zones named by streets exist in the street's municipality; streets and zones are listed once."""
+    file_name = "collection.yaml"
+    problems = [
+        f"{file_name}: zone code '{code}' is used more than once"
+        for code in _duplicates(z.code for z in schedule.zones)
+    ]
+    streets = (f"{s.name}, {s.municipality}" for s in schedule.streets)
+    problems += [f"{file_name}: street '{street}' is listed more than once" for street in _duplicates(streets)]
+    zones = {zone.code: zone for zone in schedule.zones}
+    for street in schedule.streets:
+        for numbers in street.ranges:
+            zone = zones.get(numbers.zone)
+            if zone is None:
+                problems.append(
+                    f"{file_name}: street '{street.name}, {street.municipality}' names unknown zone '{numbers.zone}'"
+                )
+            elif zone.municipality != street.municipality:
+                problems.append(
+                    f"{file_name}: street '{street.name}, {street.municipality}' names zone '{zone.code}' "
+                    f"of {zone.municipality}"
+                )
+    known = {holiday_name(h) for h in holidays}
+    for name in schedule.calendar.holidays_moving_collection:
+        if name not in known:
+            problems.append(f"{file_name}: calendar: holiday '{name}' is not in holidays.yaml")
     return problems
 
 
@@ -780,7 +942,8 @@ def load_seed(directory: Path = SEED_DIR) -> SeedData:
     forms = read("forms.yaml", MailableItem, "form")
     referrals = read("referrals.yaml", Referral, "referral")
     oncall = read("oncall.yaml", OnCallShift, "shift")
-    if reader.problems or appointments is None:
+    collection = reader.collection(reader.yaml_file("collection.yaml"))
+    if reader.problems or appointments is None or collection is None:
         raise SeedError("\n".join(reader.problems))
     seed = SeedData(
         departments=departments,
@@ -792,11 +955,26 @@ def load_seed(directory: Path = SEED_DIR) -> SeedData:
         forms=forms,
         referrals=referrals,
         oncall=oncall,
+        collection=collection,
     )
     problems = _check_references(seed)
     if problems:
         raise SeedError("\n".join(problems))
     return seed
+
+
+def load_collection(directory: Path = SEED_DIR) -> tuple[CollectionSchedule, list[Holiday]]:
+    """Only what the collection look-up needs (collection.yaml and holidays.yaml), checked as load_seed checks
+    them; raise SeedError listing all problems."""
+    reader = _Reader(Path(directory))
+    holidays = reader.items("holidays.yaml", reader.yaml_file("holidays.yaml"), Holiday, "holiday")
+    collection = reader.collection(reader.yaml_file("collection.yaml"))
+    if reader.problems or collection is None:
+        raise SeedError("\n".join(reader.problems))
+    problems = _check_collection(collection, holidays)
+    if problems:
+        raise SeedError("\n".join(problems))
+    return collection, holidays
 
 
 def load_articles(directory: Path) -> list[Article]:

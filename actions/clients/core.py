@@ -252,6 +252,18 @@ class Referral:
 
 
 @dataclass(frozen=True)
+class CollectionDay:
+    """The core's answer to "when is garbage day at this address": its status, and the words to show."""
+
+    status: str  # found, not_found, ambiguous, out_of_range, no_address
+    message: str
+    address: str
+    municipality: str | None = None
+    choices: tuple[str, ...] = ()
+    day: str | None = None
+
+
+@dataclass(frozen=True)
 class Contact:
     """What a resident told us about themselves; the core needs an email or a phone for bookings."""
 
@@ -327,6 +339,14 @@ class CoreClient:
         if not isinstance(body, dict):
             raise CoreAPIError("referral lookup returned something other than an object")
         return parse_list(Referral, body.get("results"))
+
+    async def collection_day(self, address: str, *, municipality: str | None = None) -> CollectionDay:
+        """The collection day for an address as the resident wrote it (the core reads the zone table)."""
+        params = {"address": address}
+        if municipality:
+            params["municipality"] = municipality
+        day = parse(CollectionDay, await self._get_json("/api/v1/collection-day", params))
+        return dataclasses.replace(day, choices=tuple(day.choices))
 
     # service requests
 

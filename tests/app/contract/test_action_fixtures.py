@@ -29,6 +29,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from civicdesk.bookings import api as bookings_api
 from civicdesk.catalogue import api as catalogue_api
 from civicdesk.knowledge import api as knowledge_api
+from civicdesk.knowledge import collection_api
 from civicdesk.service_requests import api as requests_api
 from civicdesk.service_requests import open311
 from civicdesk.service_requests.open311 import serializers as open311_serializers
@@ -39,6 +40,7 @@ FIXTURES = Path(__file__).resolve().parents[2] / "actions" / "fixtures"
 ROUTERS: tuple[tuple[str, APIRouter], ...] = (
     ("", catalogue_api.router),
     ("", knowledge_api.router),
+    ("", collection_api.router),
     ("", requests_api.router),
     ("", bookings_api.router),
     (open311.router.prefix, open311_services.router),
@@ -67,6 +69,8 @@ RESPONSES: dict[str, Endpoint] = {
     "kb_search_confident.json": Endpoint("GET", "/api/v1/kb/search", knowledge_api.KbSearchOut),
     "kb_search_none.json": Endpoint("GET", "/api/v1/kb/search", knowledge_api.KbSearchOut),
     "kb_search_weak.json": Endpoint("GET", "/api/v1/kb/search", knowledge_api.KbSearchOut),
+    "collection_day_found.json": Endpoint("GET", "/api/v1/collection-day", collection_api.CollectionDayOut),
+    "collection_day_ambiguous.json": Endpoint("GET", "/api/v1/collection-day", collection_api.CollectionDayOut),
     "request_created.json": Endpoint("POST", "/api/v1/requests", requests_api.RequestStatusOut),
     "appointment_types.json": Endpoint("GET", "/api/v1/appointments/types", list[bookings_api.AppointmentTypeOut]),
     "open_slots.json": Endpoint("GET", "/api/v1/appointments/slots", list[bookings_api.SlotOut]),

@@ -92,8 +92,9 @@ def _part_of_day(moment: dt.datetime) -> int:
 
 
 def spread(slots: list[OpenSlot], count: int = TIMES_OFFERED) -> list[OpenSlot]:
-    """A few times to choose from, not the next few minutes of one morning: first one per day and part of the
-    day, then others at least an hour from those taken; in time order."""
+    """A few times to choose from, not the next few minutes of one morning: taken in the order given (soonest, or
+    nearest what was asked), first one per day and part of the day, then others at least an hour from those
+    taken; returned in time order."""
     taken: list[OpenSlot] = []
     seen: set[tuple[dt.date, int]] = set()
     for slot in slots:
@@ -116,8 +117,7 @@ def choose_times(slots: list[OpenSlot], wish: parsing.TimeWish | None) -> tuple[
     fitting = [s for s in slots if wish.fits(_moment(s))]
     if fitting:
         return spread(fitting), True
-    nearest = sorted(slots, key=lambda s: (wish.distance(_moment(s)), s.starts_at))
-    return sorted(nearest[:TIMES_OFFERED], key=lambda s: s.starts_at), False
+    return spread(sorted(slots, key=lambda s: (wish.distance(_moment(s)), s.starts_at))), False
 
 
 def clinic_for(municipality: str | None, clinics: tuple[Clinic, ...]) -> Clinic | None:
@@ -146,7 +146,7 @@ class AppointmentValidation(TaskFormValidation):
             parsing.time_wish(text, conversation_now(tracker)) or parsing.municipality(text)
         ):
             return {"appointment_slot": text}
-        return {}
+        return super().read_answer(slot, text, tracker)
 
     async def validate_appointment_type(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -97,7 +97,14 @@ class TaskFormValidation(FormValidationAction):
         return self.read_answer(requested, text, tracker)
 
     def read_answer(self, slot: str, text: str, tracker: Tracker) -> dict[str, Any]:
-        """A form's own reading of `text` as the answer to `slot` whatever its intent ({}: none)."""
+        """A form's own reading of `text` as the answer to `slot` whatever its intent ({}: none).
+
+        At the name question, a short text written as a name ("Rita Resident": every word capitalized) is one.
+        """
+        words = text.split()
+        if slot == "contact_name" and len(words) <= 4 and all(w[:1].isupper() for w in words):
+            name = parsing.person_name(text)
+            return {slot: name} if name else {}
         return {}
 
     def takes_free_text(self, slot: str, domain: DomainDict) -> bool:

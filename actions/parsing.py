@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -485,18 +484,14 @@ def rank_by_words(said: str | None, entries: Sequence[tuple[str, Iterable[str]]]
     catalogue (inverse document frequency), so "dog" says more than "application".
     """
     docs = {key: {s for text in texts for s in content_stems(text)} for key, texts in entries}
-    frequency: Counter[str] = Counter(s for stems in docs.values() for s in stems)
-    wanted = list(dict.fromkeys(content_stems(said)))
-    found: list[Match] = []
-    for key, stems in docs.items():
-        score, covered = 0.0, set()
-        for word in wanted:
-            matched = [s for s in stems if _same_stem(word, s)]
-            if matched:
-                covered.add(word)
-                score += math.log(1 + len(docs) / min(frequency[s] for s in matched))
-        if covered:
-            found.append(Match(key, score, frozenset(covered)))
+    covered: dict[str, set[str]] = {key: set() for key in docs}
+    scores = dict.fromkeys(docs, 0.0)
+    for word in dict.fromkeys(content_stems(said)):
+        matching = [key for key, stems in docs.items() if any(_same_stem(word, s) for s in stems)]
+        for key in matching:
+            covered[key].add(word)
+            scores[key] += math.log(1 + len(docs) / len(matching))
+    found = [Match(key, scores[key], frozenset(words)) for key, words in covered.items() if words]
     return sorted(found, key=lambda m: -m.score)
 
 

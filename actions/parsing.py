@@ -475,6 +475,7 @@ class Match:
     key: str
     score: float  # the rarity-weighted share of what was said that the entry's words cover
     words: frozenset[str]  # the stems of what was said that it covers
+    said: int  # how many words (stems) were said
 
 
 def rank_by_words(said: str | None, entries: Sequence[tuple[str, Iterable[str]]]) -> list[Match]:
@@ -486,12 +487,13 @@ def rank_by_words(said: str | None, entries: Sequence[tuple[str, Iterable[str]]]
     docs = {key: {s for text in texts for s in content_stems(text)} for key, texts in entries}
     covered: dict[str, set[str]] = {key: set() for key in docs}
     scores = dict.fromkeys(docs, 0.0)
-    for word in dict.fromkeys(content_stems(said)):
+    wanted = list(dict.fromkeys(content_stems(said)))
+    for word in wanted:
         matching = [key for key, stems in docs.items() if any(_same_stem(word, s) for s in stems)]
         for key in matching:
             covered[key].add(word)
             scores[key] += math.log(1 + len(docs) / len(matching))
-    found = [Match(key, scores[key], frozenset(words)) for key, words in covered.items() if words]
+    found = [Match(key, scores[key], frozenset(words), len(wanted)) for key, words in covered.items() if words]
     return sorted(found, key=lambda m: -m.score)
 
 
@@ -503,8 +505,9 @@ CLEAR_RATIO = 1.5
 
 def clear_winner(ranked: Sequence[Match]) -> str | None:
     """The entry meant, when no real choice remains: nothing else matches, or the best one covers all the
-    runner-up covers and more, or it scores well ahead."""
-    if not ranked:
+    runner-up covers and more, or it scores well ahead. One word in common is not enough when more were said
+    ("something is wrong on the road near my place" names no one problem)."""
+    if not ranked or len(ranked[0].words) < min(2, ranked[0].said):
         return None
     if len(ranked) == 1:
         return ranked[0].key

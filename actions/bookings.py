@@ -266,10 +266,7 @@ class ActionAskAppointmentSlot(Action):
             kind = next((t for t in await client.appointment_types() if t.code == code), None)
             clinics = kind.locations if kind else ()
             found = await asyncio.gather(
-                *(
-                    client.open_slots(code, location=c.code, from_date=first_day, limit=SLOTS_SEARCHED)
-                    for c in clinics
-                )
+                *(client.open_slots(code, location=c.code, from_date=first_day, limit=SLOTS_SEARCHED) for c in clinics)
             )
         except CoreAPIError as exc:
             logger.warning("open times unavailable: %s", exc)

@@ -48,7 +48,15 @@ GATE_KEY = "emergency_gate"
 # Intents that interrupt a form whatever the message also holds: a person asked for, a stop, an emergency
 # that kept its cue. Any other intent the form ignores yields to an answer the current question can use.
 ALWAYS_INTERRUPT = frozenset(
-    {"request_human", "stop", "express_frustration", "file_complaint", "damage_claim", "handback", "mental_health_crisis"}
+    {
+        "request_human",
+        "stop",
+        "express_frustration",
+        "file_complaint",
+        "damage_claim",
+        "handback",
+        "mental_health_crisis",
+    }
 )
 
 

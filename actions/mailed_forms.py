@@ -56,7 +56,11 @@ class ValidateMailedFormForm(TaskFormValidation):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         """The first message's words ("mail me a form to apply for a dog licence") name the form to match."""
-        if not self.first_turn(tracker, domain) or tracker.get_slot("form_item") or self.is_interruption(tracker, domain):
+        if (
+            not self.first_turn(tracker, domain)
+            or tracker.get_slot("form_item")
+            or self.is_interruption(tracker, domain)
+        ):
             return {}
         text = parsing.clean(latest_text(tracker))
         return {} if not text or parsing.is_payload(text) else {"form_item": text}

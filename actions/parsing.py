@@ -79,10 +79,15 @@ WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 # A weekday as residents type it: the whole name (or its plural, "Thursdays") and the usual short forms.
 WEEKDAY_SPELLINGS = {
     "monday": "mondays?|mon", "tuesday": "tuesdays?|tues?", "wednesday": "wednesdays?|weds?",
-    "thursday": "thursdays?|thurs?|thu", "friday": "fridays?|fri", "saturday": "saturdays?|sat", "sunday": "sundays?|sun",
+    "thursday": "thursdays?|thurs?|thu", "friday": "fridays?|fri", "saturday": "saturdays?|sat",
+    "sunday": "sundays?|sun",
 }  # fmt: skip
 MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december"]  # fmt: skip
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
 
 
 def clean(text: str | None) -> str:
@@ -174,7 +179,8 @@ _NAME_CONTEXT = re.compile(
     r"^(?:(?:ok|okay|sure|yes|yeah|hi|hello)\W+)?"
     r"(?:(?:it|this|that|the booking|the appointment|the reservation|the envelope)(?:'s|\s+is|\s+will be|\s+would be)?"
     r"\s+(?:for|under|to)\s+|(?:book it|put it|make it|send it|address it|reserve it)\s+(?:for|under|to)\s+|"
-    r"(?:under|in|with) the name(?: of)?\s+|(?:for|under|to)\s+|(?:my|the|his|her|their) name(?:'s|\s+is)\s+|name(?:'s|\s+is)?:?\s+|"
+    r"(?:under|in|with) the name(?: of)?\s+|(?:for|under|to)\s+|"
+    r"(?:my|the|his|her|their) name(?:'s|\s+is)\s+|name(?:'s|\s+is)?:?\s+|"
     r"i am\s+|i'm\s+|im\s+|call me\s+|it's\s+|it is\s+|this is\s+)?"
     rf"(?:(?:my|our|his|her|their)\s+(?:{_RELATIONS})(?:'s)?(?:\s*,\s*|\s+|\s*:\s*)"
     r"(?:(?:(?:his|her|their) name is|named|called|who is)\s+)?)?",
@@ -184,11 +190,11 @@ _NAME_CONTEXT = re.compile(
 _NAME_TRAILER = re.compile(rf"\s*[,(]\s*(?:my|our|his|her)\s+(?:{_RELATIONS})\)?$|\s+please$", re.IGNORECASE)
 # Words that are never part of a person's name: what residents type instead of one ("I don't know", "why do you
 # need that", "the first one"). Names such as "De La Cruz" or "Van Der Berg" use none of them.
-NOT_NAME_WORDS = frozenset(
+NOT_NAME_WORDS = _words(
     "i me my you your we our it is are was be do does did don't dont not no yes what why how when where which who "
     "want need know think can could would should will have has had the a an this that these those some any "
     "one first second third last time times appointment booking book help agent person human please thanks "
-    "thank hello hi okay ok sure none nothing nobody anyone someone anything something name names same".split()
+    "thank hello hi okay ok sure none nothing nobody anyone someone anything something name names same"
 )
 
 
@@ -280,7 +286,9 @@ _CLOCK = r"(\d{1,2})(?:[:h.](\d{2}))?\s*(a\.?\s?m\.?|p\.?\s?m\.?)?|noon|midday"
 _TIME_AFTER = re.compile(rf"\b(?:after|from|later than|past|no earlier than|not before)\s+(?:{_CLOCK})", re.I)
 _TIME_BEFORE = re.compile(rf"\b(?:before|by|until|till|earlier than|no later than)\s+(?:{_CLOCK})", re.I)
 _TIME_BETWEEN = re.compile(rf"\bbetween\s+(?:{_CLOCK})\s+(?:and|-|to)\s+(?:{_CLOCK})", re.I)
-_TIME_AT = re.compile(rf"\b(?:at|around|about|@)\s+(?:{_CLOCK})|\b(\d{{1,2}})(?::(\d{{2}}))?\s*(am|pm|a\.m\.|p\.m\.)", re.I)
+_TIME_AT = re.compile(
+    rf"\b(?:at|around|about|@)\s+(?:{_CLOCK})|\b(\d{{1,2}})(?::(\d{{2}}))?\s*(am|pm|a\.m\.|p\.m\.)", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -339,7 +347,9 @@ def _clock(hour: str | None, minute: str | None, half: str | None, word: str) ->
 def _wish_days(said: str, today: dt.date) -> tuple[tuple[dt.date, ...] | None, str]:
     """The days named, and how to say them back."""
     monday_next = today + dt.timedelta(days=7 - today.weekday())
-    named = [index for index, weekday in enumerate(WEEKDAYS) if re.search(rf"\b(?:{WEEKDAY_SPELLINGS[weekday]})\b", said)]
+    named = [
+        index for index, weekday in enumerate(WEEKDAYS) if re.search(rf"\b(?:{WEEKDAY_SPELLINGS[weekday]})\b", said)
+    ]
     if re.search(r"\bnext week\b", said):
         week = [monday_next + dt.timedelta(days=i) for i in range(7)]
         if named:
@@ -404,13 +414,19 @@ def time_wish(text: str | None, now: dt.datetime) -> TimeWish | None:
         window_said = f"before {say_clock(end)}" if end else ""
     if not window_said and (found := _TIME_AT.search(said)):
         groups = found.groups()
-        at = _clock(*groups[0:3], found.group(0).split()[-1]) if groups[0] or not groups[3] else _clock(*groups[3:6], "")
+        at = (
+            _clock(*groups[0:3], found.group(0).split()[-1]) if groups[0] or not groups[3] else _clock(*groups[3:6], "")
+        )
         window_said = f"at {say_clock(at)}" if at else ""
     if not window_said:
         part = next((p for p in PARTS_OF_DAY if re.search(rf"\b{p}s?\b", said)), None)
         if part:
             start, end = PARTS_OF_DAY[part]
-            window_said = "at lunchtime" if part == "lunch" else f"in the {'evening' if part in ('tonight', 'after work') else part}"
+            window_said = (
+                "at lunchtime"
+                if part == "lunch"
+                else f"in the {'evening' if part in ('tonight', 'after work') else part}"
+            )
     if days is None and not window_said:
         return None
     return TimeWish(days, start, end, at, ", ".join(p for p in (days_said, window_said) if p))
@@ -435,14 +451,14 @@ def say_clock(moment: dt.time | None) -> str:
 # ----------------------------------------------------------------------------- matching words to a catalogue
 
 # Words that say nothing about which entry is meant ("can you mail me a form for...").
-STOP_WORDS = frozenset(
+STOP_WORDS = _words(
     "a an the and or of for to in on at by with from about into over under is are was were be been am it its it's "
     "this that these those there here my our your his her their me we you i us them they he she can could would "
     "will shall should may might must do does did please want wanted like need needs get got have has had some any "
     "all every each just also really very so too not no yes hi hello thanks thank you'd i'd i'm im i've "
     "what which who when where why how one ones "
     # the asking itself, not what is asked for: "can you mail me a paper copy of the form"
-    "form forms mail mailed send sent copy copies paper printed".split()
+    "form forms mail mailed send sent copy copies paper printed"
 )
 _SPELLINGS = {"license": "licence", "licenses": "licences", "neighbor": "neighbour", "neighbors": "neighbours",
               "color": "colour", "center": "centre", "theater": "theatre", "program": "programme"}  # fmt: skip

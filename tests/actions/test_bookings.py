@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from werkzeug import Request, Response
 
-from actions.parsing import REGION_TZ
 from actions.bookings import (
     ActionAskAppointmentSlot,
     ActionAskEvent,
@@ -27,6 +26,7 @@ from actions.bookings import (
     ValidateCancelBookingForm,
     ValidateRsvpForm,
 )
+from actions.parsing import REGION_TZ
 
 pytestmark = pytest.mark.asyncio
 

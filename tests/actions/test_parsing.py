@@ -154,7 +154,10 @@ def test_a_wish_fits_times_inside_it_and_measures_how_far_others_are() -> None:
     assert wish is not None
     thursday = dt.datetime(2026, 12, 10, 14, 0, tzinfo=parsing.REGION_TZ)
     assert wish.fits(thursday) and wish.distance(thursday) == 0
-    assert not wish.fits(thursday.replace(hour=13, minute=50)) and wish.distance(thursday.replace(hour=13, minute=50)) == 10
+    assert (
+        not wish.fits(thursday.replace(hour=13, minute=50))
+        and wish.distance(thursday.replace(hour=13, minute=50)) == 10
+    )
     assert wish.distance(thursday + dt.timedelta(days=1)) == 24 * 60
 
 

@@ -192,8 +192,16 @@ def test_the_escalation_email_never_cuts_a_word_or_a_field(
     [
         ("Short enough", 20, "Short enough"),
         ("Reason: handoff. Task under way: Chosen time (slot id) 412", 40, "Reason: handoff. Task under way…"),
-        ("Reason: a reason long enough to fill the limit. Task under way: booking", 40, "Reason: a reason long enough to fill…"),
-        ("Reason: a reason long enough to fill the limit. Task under way: booking", 60, "Reason: a reason long enough to fill the limit.…"),
+        (
+            "Reason: a reason long enough to fill the limit. Task under way: booking",
+            40,
+            "Reason: a reason long enough to fill…",
+        ),
+        (
+            "Reason: a reason long enough to fill the limit. Task under way: booking",
+            60,
+            "Reason: a reason long enough to fill the limit.…",
+        ),
         ("Question about   my\nwater bill", 100, "Question about my water bill"),
     ],
 )

@@ -159,7 +159,11 @@ class AppointmentValidation(TaskFormValidation):
             return {"appointment_type": None}
         found = match_type(str(value or ""), types)
         if len(found) == 1:
-            return {"appointment_type": found[0].code, "appointment_slot": None, "offered_slots": None}
+            chosen = {"appointment_type": found[0].code, "appointment_slot": None, "offered_slots": None}
+            said = parsing.clean(latest_text(tracker))
+            if self.first_turn(tracker, domain) and parsing.time_wish(said, conversation_now(tracker)):
+                chosen["appointment_wish"] = said  # "a flu shot on Thursday afternoon": asked once
+            return chosen
         if self.first_turn(tracker, domain) and not found:
             return {"appointment_type": None}
         dispatcher.utter_message(text="Which kind of appointment do you mean?", buttons=type_buttons(found or types))

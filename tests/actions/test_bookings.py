@@ -283,6 +283,25 @@ async def test_an_ambiguous_kind_of_appointment_offers_the_matches(
     assert titles == ["Seniors dental clinic (Ontario Seniors Dental Care Program)", "Children's dental screening"]
 
 
+async def test_a_day_in_the_first_message_is_kept_for_the_time_question(
+    core: HTTPServer,
+    form_tracker: FormTracker,
+    dispatcher: CollectingDispatcher,
+    domain: dict[str, Any],
+    load_fixture: JsonLoader,
+) -> None:
+    core.expect_request("/api/v1/appointments/types").respond_with_json(load_fixture("appointment_types.json"))
+    said = "can I get a flu shot on Thursday afternoon"
+    tracker = form_tracker(
+        said, "book_appointment", form="booking_form", candidates={"appointment_type": "flu_covid_vaccine"}
+    )
+
+    events = await ValidateBookingForm().run(dispatcher, tracker, domain)
+
+    assert slots_set(events)["appointment_type"] == "flu_covid_vaccine"
+    assert slots_set(events)["appointment_wish"] == said
+
+
 async def test_a_booking_is_made_with_the_residents_contact(
     core: HTTPServer,
     auth_header: dict[str, str],

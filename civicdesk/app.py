@@ -12,10 +12,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException
 from starlette.types import Scope
 
-from civicdesk import body_limit, console, health
+from civicdesk import body_limit, console, health, metrics
 from civicdesk.bookings import api as bookings_api
 from civicdesk.catalogue import api as catalogue_api
 from civicdesk.chat import gateway as chat_gateway
@@ -29,6 +30,7 @@ from civicdesk.service_requests import api as service_requests_api
 from civicdesk.service_requests import open311
 from civicdesk.service_requests.open311.errors import Open311Error, render_error_for_path
 from civicdesk.settings import Settings, get_settings
+from civicdesk.work.queue import QueueMetrics
 
 
 class AsciiJSONResponse(JSONResponse):
@@ -69,6 +71,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         components = await health.check_all(settings, app.state.session_factory)
         body = health.report(components)
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+
+    @app.get("/metrics", tags=["operations"], include_in_schema=False)
+    def get_metrics() -> Response:
+        """Prometheus' text format: what this host's processes counted, and the work queue as it is now."""
+        body = metrics.exposition(QueueMetrics(app.state.session_factory))
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, error: RequestValidationError) -> Response:

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     ingest_alert_after_failures: int = Field(
         5, ge=1, description="Consecutive failed mailbox passes before the ingester raises an alert."
     )
+    ingest_metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="Loopback port where the ingester serves /metrics; empty: none."
+    )
     public_base_url: str = Field(
         "http://127.0.0.1:8000",
         description="Where residents reach the core web app: links in email (stopping request updates) start here.",

@@ -115,6 +115,8 @@ class ImapSource:
         self.folders = dict(folders or {PROCESSED_FOLDER: PROCESSED_FOLDER, QUARANTINE_FOLDER: QUARANTINE_FOLDER})
         self._client: IMAPClient | None = None
         self._to_move: dict[str, list[int]] = {}  # folder -> UIDs stored and waiting to be moved
+        # (UIDVALIDITY, highest UID) the last pass knew of: mail above it came during or after that pass.
+        self._last_seen: tuple[int, int] | None = None
 
     @property
     def name(self) -> str:
@@ -145,7 +147,11 @@ class ImapSource:
             if not client.has_capability("IDLE"):
                 stop.wait(seconds)
                 return False
-            client.select_folder(self.account.folder, readonly=True)
+            status = client.select_folder(self.account.folder, readonly=True)
+            # IDLE announces only what arrives once it has begun: mail that came during the last pass, or
+            # between that pass and now, would otherwise wait for the next poll (30 s for an emergency).
+            if self._arrived_since_last_pass(client, int(status[b"UIDVALIDITY"])):
+                return True
             while not stop.is_set() and time.monotonic() < deadline:
                 client.idle()
                 renew_at = time.monotonic() + IDLE_RENEW_SECONDS
@@ -160,6 +166,15 @@ class ImapSource:
                 finally:
                     client.idle_done()
         return False
+
+    def _arrived_since_last_pass(self, client: IMAPClient, uidvalidity: int) -> bool:
+        if self._last_seen is None:
+            return False  # no pass yet: the runner starts with one
+        seen_validity, seen_uid = self._last_seen
+        if seen_validity != uidvalidity:
+            return True  # the folder was renumbered: a pass must read it again
+        # "UID n:*" always answers with the newest message, even below n: filter again here.
+        return any(uid > seen_uid for uid in client.search(["UID", f"{seen_uid + 1}:*"]))
 
     def declared_size(self, message: RawMessage) -> int:
         return message.size if isinstance(message, ImapMessage) else len(message.raw)
@@ -243,15 +258,23 @@ class ImapSource:
             self._finish_moves(client, stored, last)
         # "UID n:*" always answers with the newest message, even below n: filter again here.
         uids = sorted(uid for uid in client.search(["UID", f"{last + 1}:*"]) if uid > last)
+        self._last_seen = (uidvalidity, max([last, *uids]))
         for start in range(0, len(uids), BATCH):
             batch = uids[start : start + BATCH]
-            sizes = {uid: int(data[b"RFC822.SIZE"]) for uid, data in client.fetch(batch, ["RFC822.SIZE"]).items()}
-            messages = self._download(client, [uid for uid in batch if uid in sizes], sizes, uidvalidity)
+            listed = client.fetch(batch, ["RFC822.SIZE", "INTERNALDATE"])
+            sizes = {uid: int(data[b"RFC822.SIZE"]) for uid, data in listed.items()}
+            arrivals = {uid: _aware(data.get(b"INTERNALDATE")) for uid, data in listed.items()}
+            messages = self._download(client, [uid for uid in batch if uid in sizes], sizes, arrivals, uidvalidity)
             if messages:
                 yield messages
 
     def _download(
-        self, client: IMAPClient, uids: list[int], sizes: dict[int, int], uidvalidity: int
+        self,
+        client: IMAPClient,
+        uids: list[int],
+        sizes: dict[int, int],
+        arrivals: dict[int, dt.datetime | None],
+        uidvalidity: int,
     ) -> list[ImapMessage]:
         """Bodies of the messages under the cap, in fetches of at most FETCH_BYTES; headers only of the others."""
         found: list[ImapMessage] = []
@@ -260,14 +283,19 @@ class ImapSource:
         for group in _by_bytes(whole, sizes, FETCH_BYTES):
             for uid, data in client.fetch(group, [b"BODY.PEEK[]"]).items():
                 if b"BODY[]" in data:  # a message expunged by another client meanwhile is simply absent
-                    found.append(ImapMessage(str(uid), bytes(data[b"BODY[]"]), uid, uidvalidity, sizes[uid], True))
+                    raw = bytes(data[b"BODY[]"])
+                    found.append(
+                        ImapMessage(str(uid), raw, uid, uidvalidity, sizes[uid], True, arrived_at=arrivals.get(uid))
+                    )
         if oversize:
             # over the cap: the headers only, so the person who gets it from quarantine knows what it is
             item = b"BODY.PEEK[HEADER]<0.%d>" % HEADER_BYTES
             for uid, data in client.fetch(oversize, [item]).items():
                 if b"BODY[HEADER]<0>" in data:
                     raw = bytes(data[b"BODY[HEADER]<0>"])
-                    found.append(ImapMessage(str(uid), raw, uid, uidvalidity, sizes[uid], False))
+                    found.append(
+                        ImapMessage(str(uid), raw, uid, uidvalidity, sizes[uid], False, arrived_at=arrivals.get(uid))
+                    )
         return sorted(found, key=lambda message: message.uid)
 
     def _finish_moves(self, client: IMAPClient, stored: MailCheckpoint, last: int) -> None:
@@ -318,6 +346,11 @@ class ImapSource:
             client.uid_expunge(uids)
         else:  # RFC 3501 EXPUNGE removes every \Deleted message of the folder, which is what \Deleted asks for
             client.expunge()
+
+
+def _aware(moment: object) -> dt.datetime | None:
+    """IMAPClient gives INTERNALDATE as a naive local time; the rest of civicdesk works in aware UTC."""
+    return moment.astimezone(dt.UTC) if isinstance(moment, dt.datetime) else None
 
 
 def _by_bytes(uids: list[int], sizes: dict[int, int], limit: int) -> Iterator[list[int]]:

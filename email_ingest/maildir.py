@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import mailbox
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesHeaderParser
 from pathlib import Path
@@ -24,6 +24,7 @@ BATCH = 100  # messages stored in one transaction and moved together
 class RawMessage:
     key: str  # what the source's move() takes
     raw: bytes
+    arrived_at: dt.datetime | None = field(default=None, kw_only=True)  # when the mailbox received it, if known
 
     @property
     def source_key(self) -> str:
@@ -79,7 +80,8 @@ class MaildirSource:
         for key in sorted(self.box.iterkeys(), key=lambda k: self._mtime(k)):
             try:
                 with self.box.get_file(key) as handle:
-                    batch.append(RawMessage(key=key, raw=handle.read()))
+                    arrived = dt.datetime.fromtimestamp(self._mtime(key), dt.UTC)
+                    batch.append(RawMessage(key=key, raw=handle.read(), arrived_at=arrived))
             except FileNotFoundError:
                 continue  # another process moved it away meanwhile
             if len(batch) == BATCH:

@@ -17,6 +17,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from civicdesk import metrics
 from civicdesk.db import transaction, utcnow
 from civicdesk.errors import UserError
 from civicdesk.health import INGESTER
@@ -81,6 +82,7 @@ class IngestSummary:
         return asdict(self)
 
     def add(self, outcome: Outcome) -> None:
+        metrics.EMAILS.labels(outcome.status).inc()
         counter = {"bounce": "bounces"}.get(outcome.status, outcome.status)
         setattr(self, counter, getattr(self, counter) + 1)
         self.auto_acknowledged += outcome.acknowledged
@@ -162,9 +164,12 @@ def ingest_once(
         _process_rows(factory, _backlog(factory), config, triage, summary)  # stored by a run that stopped early
         for batch in source.pending():
             lease.renew()
+            _record_lag(batch)
             summary.fetched += len(batch)
             row_ids = _store(batch, source, factory, max_bytes)
-            summary.duplicates += sum(row_id is None for row_id in row_ids)
+            duplicates = sum(row_id is None for row_id in row_ids)
+            summary.duplicates += duplicates
+            metrics.EMAILS.labels("duplicate").inc(duplicates)
             stored = [row_id for row_id in row_ids if row_id is not None]
             summary.stored += len(stored)
             outcomes = _process_rows(factory, stored, config, triage, summary)
@@ -181,8 +186,16 @@ def ingest_once(
                 progress(summary)
     finally:
         lease.release()
+    metrics.INGEST_LAG_SECONDS.set(0)  # drained: whatever arrives now is announced (IDLE) or found by the next poll
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
+
+
+def _record_lag(batch: Sequence[RawMessage]) -> None:
+    """The ingester's lag: how long the oldest message still to be stored has waited in the mailbox."""
+    arrivals = [message.arrived_at for message in batch if message.arrived_at is not None]
+    if arrivals:
+        metrics.INGEST_LAG_SECONDS.set(max(0.0, (utcnow() - min(arrivals)).total_seconds()))
 
 
 def _store(

@@ -20,6 +20,7 @@ import datetime as dt
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from anyio import to_thread
 from sqlalchemy import CursorResult, case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from civicdesk import business_time, contacts
+from civicdesk import business_time, contacts, metrics
 from civicdesk.db import transaction, utcnow
 from civicdesk.errors import InvalidInput, NotFound
 from civicdesk.models import ChatMessage, Conversation, ConversationNote, Department, Holiday, ServiceRequest
@@ -235,6 +236,7 @@ def to_queue(
     conversation.waiting_since, conversation.offered_at = now, None
     conversation.queued_at, conversation.claimed_at = now, None
     session.flush()
+    metrics.HANDOFFS.labels(conversation.handoff_reason).inc()
     position = queue_position(session, conversation)
     text = f"You are number {position} in the queue for a Service First agent. Please keep this window open."
     payload: dict[str, Any] = {"queue_position": position}
@@ -464,16 +466,33 @@ def handoff_from_rasa(messages: list[dict[str, Any]]) -> Handoff | None:
 
 
 async def ask_rasa(client: httpx.AsyncClient, rasa_url: str, sender: str, text: str) -> list[dict[str, Any]]:
-    response = await client.post(
-        rasa_url.rstrip("/") + "/webhooks/rest/webhook",
-        json={"sender": sender, "message": text},
-        timeout=RASA_TIMEOUT_SECONDS,
-    )
-    response.raise_for_status()
-    body = response.json()
-    if not isinstance(body, list):
-        raise ValueError("Rasa answered with something other than a list of messages")
+    started = time.perf_counter()
+    try:
+        response = await client.post(
+            rasa_url.rstrip("/") + "/webhooks/rest/webhook",
+            json={"sender": sender, "message": text},
+            timeout=RASA_TIMEOUT_SECONDS,
+        )
+        response.raise_for_status()
+        body = response.json()
+        if not isinstance(body, list):
+            raise ValueError("Rasa answered with something other than a list of messages")
+    except Exception as error:
+        metrics.RASA_ERRORS.labels(_rasa_error_kind(error)).inc()
+        raise
+    finally:
+        metrics.RASA_CALL_SECONDS.observe(time.perf_counter() - started)
     return body
+
+
+def _rasa_error_kind(error: Exception) -> str:
+    if isinstance(error, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(error, httpx.HTTPStatusError):
+        return "http"
+    if isinstance(error, httpx.TransportError):
+        return "unreachable"
+    return "bad_answer"
 
 
 def _assistant_failed(
@@ -524,13 +543,16 @@ async def _assistant_answers(
         answer = await ask_rasa(client, rasa_url, public_id, text)
     except (httpx.HTTPError, ValueError) as error:
         log.warning("Rasa unavailable for a conversation: %s", type(error).__name__)
+        metrics.CHAT_TURNS.labels("assistant_failed").inc()
         return await to_thread.run_sync(_assistant_failed, factory, public_id, "assistant_unavailable", since)
     replies, handoff = replies_from_rasa(answer)
     if not replies and not handoff:
         # Rasa answers nothing when a custom action fails (e.g. the action server is down): the resident must
         # not be left waiting in silence.
         log.warning("Rasa gave no reply in a conversation; queuing it for an agent")
+        metrics.CHAT_TURNS.labels("assistant_failed").inc()
         return await to_thread.run_sync(_assistant_failed, factory, public_id, "assistant_no_reply", since)
+    metrics.CHAT_TURNS.labels("handoff" if handoff else "answered").inc()
     return await to_thread.run_sync(_store_answer, factory, public_id, answer, since)
 
 
@@ -550,11 +572,14 @@ async def resident_says(
 
     `rasa_text` is what Rasa gets instead of `text` when the resident pressed a button: the button's payload
     (an intent), while the stored message is the button's title, as the resident saw it."""
+    started = time.perf_counter()
     payload = {"button": rasa_text} if rasa_text else {}
     owner, _ = await to_thread.run_sync(_store_resident, factory, public_id, text, payload)
     if owner != "bot":
         return []  # the agent (or the queue) sees it in the console
-    return await _assistant_answers(factory, client, rasa_url, public_id, rasa_text or text, since)
+    shown = await _assistant_answers(factory, client, rasa_url, public_id, rasa_text or text, since)
+    metrics.CHAT_TURN_SECONDS.observe(time.perf_counter() - started)
+    return shown
 
 
 def _hand_back(factory: sessionmaker[Session], conversation_id: int, agent: str) -> str:

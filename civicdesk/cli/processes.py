@@ -102,6 +102,13 @@ def ingest(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     typer.echo(f"ingester reading {source.name}; polling every {settings.ingest_poll_seconds:g} s when it cannot wait")
+    if settings.ingest_metrics_port:
+        from prometheus_client import start_http_server
+
+        from civicdesk.metrics import process_registry
+
+        start_http_server(settings.ingest_metrics_port, addr="127.0.0.1", registry=process_registry())
+        typer.echo(f"ingester metrics at http://127.0.0.1:{settings.ingest_metrics_port}/metrics")
     run_forever(
         source,
         factory,

@@ -5,11 +5,14 @@ most urgent first, then longest waiting, each with its due time and service-leve
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import asdict, replace
 from typing import Any
 
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from civicdesk import labels
 from civicdesk.chat import service as chat
@@ -64,3 +67,25 @@ def queue_json(session: Session, agent: str) -> dict[str, Any]:
             for c in held_by(session, agent)
         ],
     }
+
+
+class QueueMetrics(Collector):
+    """The work queue's depth and longest wait per channel, for `/metrics`: read from the database at each scrape."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self.factory = factory
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        depth = GaugeMetricFamily("civicdesk_queue_depth", "Items waiting for an agent, by channel", labels=["channel"])
+        wait = GaugeMetricFamily(
+            "civicdesk_queue_longest_wait_seconds", "Longest time an item has waited, by channel", labels=["channel"]
+        )
+        now = utcnow()
+        with self.factory() as session:
+            for source in SOURCES:
+                items = source.items(session)
+                oldest = min((item.waiting_since for item in items), default=now)
+                depth.add_metric([source.kind], len(items))
+                wait.add_metric([source.kind], max(0.0, (now - oldest).total_seconds()))
+        yield depth
+        yield wait

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from civicdesk import business_time
+from civicdesk import business_time, metrics
 from civicdesk.chat.service import CONTACT_CENTRE
 from civicdesk.db import utcnow
 from civicdesk.models import (
@@ -155,6 +155,7 @@ def escalate(session: Session, now: dt.datetime | None = None) -> list[Escalatio
             source.set_urgency(session, item.key, urgency)
             title = source.escalation_title(session, item)
             escalations.append(Escalation(source.kind, item.key, title, urgency, due))
+            metrics.SLA_BREACHES.labels(source.kind).inc()
             audit.record(session, ACTOR, ESCALATION_ACTION, source.record_type, item.key, {"due_at": due.isoformat()})
     if escalations:
         _notify(session, _supervisors(session), escalations, now)

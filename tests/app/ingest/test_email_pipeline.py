@@ -18,7 +18,7 @@ import pytest
 from dovecot import Mailbox
 from helpers import Relay, smtp_relay
 from imapclient import IMAPClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from civicdesk.models import InboundEmail, OutboundMessage, ServiceRequest
@@ -27,10 +27,10 @@ from civicdesk.work.queue import work_queue
 from civicdesk.work.sources import POSSIBLE_EMERGENCY_FLAG
 from classifiers.data import compose_text
 from classifiers.model import TriageModel, load_model
-from email_ingest.imap import ImapAccount, ImapSource
+from email_ingest.imap import ImapAccount, ImapMessage, ImapSource
 from email_ingest.outbox import SmtpRelay, deliver_pending
 from email_ingest.process import ProcessConfig
-from email_ingest.runner import IngestSummary, Lease, MailboxBusy, ingest_once
+from email_ingest.runner import IngestSummary, Lease, MailboxBusy, ingest_once, run_forever
 
 CAP = 200_000
 MAIL_FROM = "Northvale Service First <servicefirst@northvale.ca>"
@@ -503,3 +503,44 @@ def test_idle_wakes_the_ingester_when_mail_arrives(mailbox: Mailbox, session_fac
     assert source.wait_for_mail(stop, 30.0, tick=lambda: None) is True
     assert time.monotonic() - started < 10  # woken by the server, not by the 30 s limit
     timer.join()
+
+
+def test_mail_arriving_during_a_pass_is_read_without_waiting_for_the_poll(
+    mailbox: Mailbox, session_factory: sessionmaker[Session]
+) -> None:
+    """IDLE announces only what arrives after it begins; mail that came during the pass must not wait 60 s."""
+    first, second = mail("Pothole", "A pothole on Elm Road."), mail("Streetlight", "The light at 4 Oak Ave is out.")
+    append(mailbox, first)
+
+    class AppendsDuringThePass(ImapSource):
+        appended = False
+
+        def pending(self) -> Iterator[list[ImapMessage]]:
+            for batch in super().pending():
+                if not self.appended:  # the pass has listed its mail: this one is new to it
+                    append(mailbox, second)
+                    self.appended = True
+                yield batch
+
+    account = ImapAccount(
+        host="127.0.0.1", port=mailbox.port, username=mailbox.user, password=mailbox.password, security="plain"
+    )
+    stop = threading.Event()
+    runner = threading.Thread(
+        target=run_forever,
+        args=(AppendsDuringThePass(account, session_factory, max_bytes=CAP), session_factory, CAP, 60.0, stop),
+    )
+    started = time.monotonic()
+    runner.start()
+    try:
+        while time.monotonic() - started < 20:
+            with session_factory() as session:
+                if session.scalar(select(func.count(InboundEmail.id))) == 2:
+                    break
+            time.sleep(0.2)
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        runner.join(timeout=30)
+    assert row_for(session_factory, second["Message-ID"]).subject == "Streetlight"
+    assert elapsed < 10, f"the second message waited {elapsed:.1f} s: for the 60 s poll, not for the server"

@@ -13,11 +13,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from dovecot import Dovecot, Mailbox
-from helpers import resident_email
+from helpers import free_port, resident_email
 from imapclient import IMAPClient
 from pgcluster import PostgresCluster
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -244,3 +246,31 @@ def test_the_database_down_for_a_while(mailbox: Mailbox, private_postgres: Postg
         heartbeat = session.get(ComponentHeartbeat, "ingester")
         assert heartbeat is not None and heartbeat.state == "ok"
     engine.dispose()
+
+
+def test_the_running_ingester_serves_metrics_that_count_its_mail(
+    mailbox: Mailbox, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    url = session_factory.kw["bind"].url.render_as_string(hide_password=False)
+    port = free_port()
+    env = {**cli_env(mailbox, url, tmp_path), "CIVICDESK_INGEST_METRICS_PORT": str(port)}
+    process = subprocess.Popen([*CIVICDESK, "ingest"], env=env, cwd=PROJECT_ROOT)
+    try:
+        append(mailbox, messages(3, "metrics"))  # the running ingester is woken by IDLE, or reads them first
+        deadline, counted = time.monotonic() + 60, 0.0
+        while counted < 3 and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.3)
+            try:
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            except httpx.TransportError:
+                continue  # not listening yet
+            counted = sum(
+                sample.value
+                for family in text_string_to_metric_families(text)
+                for sample in family.samples
+                if sample.name == "civicdesk_emails_total" and sample.labels == {"outcome": "needs_human"}
+            )
+        assert counted == 3
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)

@@ -13,10 +13,11 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help setup app-env engine-env web-tools database models run test test-app test-engine lint architecture
+.PHONY: help setup app-env engine-env web-tools database models run cluster test test-app test-engine lint architecture
 
 help:
 	@echo "make run    set up, migrate, seed, train when needed, then start every process (Ctrl-C stops all)"
+	@echo "make cluster  the same with two of every process behind HAProxy, on PostgreSQL and Redis (docs/deploy.md)"
 	@echo "make test   set up, train when needed, then run the whole test suite in both environments"
 	@echo "make lint   ruff, mypy and the import contracts (pyproject.toml [tool.importlinter])"
 
@@ -48,6 +49,10 @@ models: setup
 run: setup database models
 	$(APP)/civicdesk check
 	exec $(APP)/honcho start -f Procfile
+
+# Needs the Debian packages postgresql, redis-server and haproxy (.ci/run installs them).
+cluster: setup models
+	exec $(APP)/civicdesk cluster
 
 test: setup models architecture test-app test-engine
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -71,6 +72,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         components = await health.check_all(settings, app.state.session_factory)
         body = health.report(components)
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+
+    @app.get("/health/live", tags=["operations"])
+    async def get_liveness() -> JSONResponse:
+        """This web worker and its database only, for a load balancer's check: a worker is taken out of rotation
+        when it cannot serve, not when some other component (Rasa, the ingester) is down for everyone."""
+        database = await asyncio.to_thread(health.check_database, app.state.session_factory)
+        body = {"status": database.state, "detail": database.detail}
+        return JSONResponse(body, status_code=200 if database.ok else 503)
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     def get_metrics() -> Response:

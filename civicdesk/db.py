@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import DateTime, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -68,3 +69,14 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A short unit of work: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def run_alone(session: Session, job: str) -> bool:
+    """True when this transaction may do `job` (escalation, retention): work that every node may schedule but
+    only one may do at a time. On PostgreSQL a transaction-level advisory lock, held until the commit or rollback,
+    tried without waiting: a node that finds it taken skips this round, the holder does the work. SQLite serves
+    one host, whose one scheduler needs no lock."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    key = int.from_bytes(hashlib.sha256(job.encode()).digest()[:8], "big", signed=True)
+    return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}))

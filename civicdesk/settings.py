@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     tracker_db: Path | None = Field(
         None, description="SQLite file where Rasa keeps conversation trackers; empty: var/rasa-trackers.db."
     )
+    rasa_tracker_url: str = Field(
+        "",
+        description="PostgreSQL database where Rasa keeps conversation trackers, shared by several Rasa servers "
+        "(postgresql://USER:PASSWORD@HOST:PORT/DB); empty: the SQLite file `tracker_db`.",
+    )
     retention_days: dict[str, int] = Field(
         default_factory=dict,
         description='Retention schedule overrides in days, as JSON, e.g. {"chat_transcripts": 1095} '
@@ -111,6 +116,9 @@ class Settings(BaseSettings):
     )
     oncall_email: str = Field("", description="Address notified at once of emergencies; empty: the department's.")
     oncall_webhook_url: str = Field("", description="Webhook POSTed a JSON notice of each emergency; empty: none.")
+    redis_url: str = Field(
+        "", description="Redis that web workers share (chat fan-out, chat rate limits); empty: none."
+    )
     chat_poll_seconds: float = Field(
         0.5, gt=0, le=10, description="How often chat sockets look for messages written by other web workers."
     )
@@ -150,6 +158,14 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"unsupported database URL scheme {scheme!r}; use one of: {', '.join(SUPPORTED_DATABASE_SCHEMES)}"
             )
+        return url
+
+    @field_validator("rasa_tracker_url")
+    @classmethod
+    def _postgresql_trackers(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if url and (parts.scheme not in ("postgresql", "postgresql+psycopg") or not parts.hostname):
+            raise ValueError("give a PostgreSQL URL, e.g. postgresql://rasa:PASSWORD@db.internal:5432/rasa")
         return url
 
     @field_validator("trusted_proxies", mode="before")
@@ -212,6 +228,13 @@ class Settings(BaseSettings):
     @property
     def tracker_db_path(self) -> Path:
         return self.tracker_db or self.var_dir / "rasa-trackers.db"
+
+    @property
+    def tracker_store_url(self) -> str:
+        """Rasa's tracker store as a SQLAlchemy URL for this side (retention and erasure reach into it)."""
+        if self.rasa_tracker_url:
+            return "postgresql+psycopg://" + self.rasa_tracker_url.split("://", 1)[1]
+        return f"sqlite:///{self.tracker_db_path}"
 
     @property
     def public_core_url(self) -> str:

@@ -14,12 +14,14 @@ conversation is written to the database only with its first input, so connecting
 Frames are JSON text. A binary frame, a frame that is not JSON, or JSON spelling a lone UTF-16 surrogate
 ("\\ud800", which no database can store) gets an error message, and the socket stays open: bad input is
 explained, the same way whatever its kind.
-Rate limits (kept in this process's memory, see `SlidingWindow`): messages per conversation (across reconnects)
-and per client address, and new conversations per client address, each per rolling minute.
+Rate limits (in this process's memory, or in Redis shared by every web worker when `CIVICDESK_REDIS_URL` is set):
+messages per conversation (across reconnects) and per client address, and new conversations per client address,
+each per rolling minute.
 
 Real time: everything is written to the database first; a socket then sends what is new in its conversation.
-A writer in this process wakes the sockets at once (`ChatHub.notify`); writes by another web worker are found by
-polling every `chat_poll_seconds`, so any number of workers behind a load balancer work without a message bus.
+A writer in this process wakes the sockets at once (`ChatHub.notify`). Writes by another web worker arrive
+through Redis pub/sub when `CIVICDESK_REDIS_URL` is set (`fanout`), and are found in any case by polling every
+`chat_poll_seconds`, so any number of workers behind a load balancer work, and a Redis restart loses nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import datetime as dt
 import itertools
 import json
 import logging
+import secrets
 import threading
 import time
 from collections import defaultdict, deque
@@ -39,6 +42,7 @@ from typing import Any
 
 import anyio
 import httpx
+import redis
 from anyio import to_thread
 from anyio.abc import TaskGroup, TaskStatus
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -48,6 +52,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from civicdesk import validation
 from civicdesk.chat import service as chat
+from civicdesk.chat.fanout import RedisFanout
 from civicdesk.deps import client_address
 from civicdesk.errors import InvalidInput
 from civicdesk.limits import LIMITS
@@ -71,17 +76,21 @@ class ChatHub:
 
     WAITING_EVERY = 4
 
-    def __init__(self, factory: sessionmaker[Session], poll_seconds: float) -> None:
+    def __init__(self, factory: sessionmaker[Session], poll_seconds: float, redis_url: str = "") -> None:
         self._factory = factory
         self._poll_seconds = poll_seconds
         self._lock = threading.Lock()
         self._watchers: dict[int, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = defaultdict(set)
         self._poller: threading.Thread | None = None
+        # With Redis, other workers hear of this worker's writes at once; the poller stays as the safety net.
+        self._fanout = RedisFanout(redis_url, self._wake) if redis_url else None
 
     @contextmanager
     def watch(self, conversation_id: int) -> Iterator[asyncio.Event]:
         event = asyncio.Event()
         entry = (asyncio.get_running_loop(), event)
+        if self._fanout:
+            self._fanout.listen()
         with self._lock:
             self._watchers[conversation_id].add(entry)
             if self._poller is None:
@@ -96,6 +105,12 @@ class ChatHub:
                     del self._watchers[conversation_id]
 
     def notify(self, conversation_id: int) -> None:
+        """The conversation changed (call after the commit): wake its sockets here and in every other worker."""
+        self._wake(conversation_id)
+        if self._fanout:
+            self._fanout.publish(conversation_id)
+
+    def _wake(self, conversation_id: int) -> None:
         with self._lock:
             watchers = list(self._watchers.get(conversation_id, ()))
         for loop, event in watchers:
@@ -125,12 +140,13 @@ class ChatHub:
                 changed = seen.get(conversation_id) != (updated_at, owner)
                 seen[conversation_id] = (updated_at, owner)
                 if changed or (owner == "waiting" and tick % self.WAITING_EVERY == 0):
-                    self.notify(conversation_id)
+                    self._wake(conversation_id)
 
 
 def hub_of(app: Any) -> ChatHub:
     if not hasattr(app.state, "chat_hub"):
-        app.state.chat_hub = ChatHub(app.state.session_factory, app.state.settings.chat_poll_seconds)
+        settings = app.state.settings
+        app.state.chat_hub = ChatHub(app.state.session_factory, settings.chat_poll_seconds, settings.redis_url)
     hub: ChatHub = app.state.chat_hub
     return hub
 
@@ -159,9 +175,8 @@ def message_json(message: ChatMessage) -> dict[str, Any]:
 
 
 class SlidingWindow:
-    """At most `limit` events per key (a conversation, an address) in any `seconds`. Kept in this process's
-    memory: right for one node; with several web workers each counts its own share (a later issue moves shared
-    state such as this to Redis)."""
+    """At most `limit` events per key (a conversation, an address) in any `seconds`, in this process's memory:
+    right for one web worker; several share one count in Redis (`SharedWindow`)."""
 
     def __init__(self, limit: int, seconds: float = 60.0) -> None:
         self.limit, self.seconds = limit, seconds
@@ -189,23 +204,78 @@ class SlidingWindow:
                 self._sweep_at = max(1024, 2 * len(self._events))
 
 
+class SharedWindow:
+    """A `SlidingWindow` that every web worker shares: one sorted set per key in Redis, scored by time, so a
+    resident cannot get round a limit by landing on another worker. If Redis cannot be reached, this worker's own
+    count stands in for RETRY_SECONDS at a time (one worker's share of the limit still holds), so an outage
+    neither lets a flood through nor stalls the sockets waiting for Redis."""
+
+    RETRY_SECONDS = 5.0
+
+    def __init__(self, client: redis.Redis, name: str, limit: int, seconds: float = 60.0) -> None:
+        self.client, self.name, self.limit, self.seconds = client, name, limit, seconds
+        self.local = SlidingWindow(limit, seconds)
+        self._redis_back_at = 0.0
+
+    def _shared(self) -> bool:
+        return time.monotonic() >= self._redis_back_at
+
+    def _redis_failed(self, error: redis.RedisError) -> None:
+        log.warning("chat rate limits: Redis unavailable (%s); counting in this worker for now", error)
+        self._redis_back_at = time.monotonic() + self.RETRY_SECONDS
+
+    def full(self, key: str) -> bool:
+        if self._shared():
+            try:
+                with self.client.pipeline() as pipe:
+                    pipe.zremrangebyscore(self._key(key), 0, time.time() - self.seconds)
+                    pipe.zcard(self._key(key))
+                    return int(pipe.execute()[1]) >= self.limit
+            except redis.RedisError as error:
+                self._redis_failed(error)
+        return self.local.full(key)
+
+    def add(self, key: str) -> None:
+        self.local.add(key)
+        if self._shared():
+            try:
+                with self.client.pipeline() as pipe:
+                    now = time.time()
+                    pipe.zadd(self._key(key), {f"{now}:{secrets.token_hex(4)}": now})
+                    pipe.expire(self._key(key), int(self.seconds) + 1)
+                    pipe.execute()
+            except redis.RedisError as error:
+                self._redis_failed(error)
+
+    def _key(self, key: str) -> str:
+        return f"civicdesk:chat:limit:{self.name}:{key}"
+
+
+Window = SlidingWindow | SharedWindow
+
+
 @dataclass
 class ChatLimits:
-    messages_per_conversation: SlidingWindow
-    messages_per_address: SlidingWindow
-    conversations_per_address: SlidingWindow
+    messages_per_conversation: Window
+    messages_per_address: Window
+    conversations_per_address: Window
 
 
 def limits_of(app: Any) -> ChatLimits:
     if not hasattr(app.state, "chat_limits"):
         settings = app.state.settings
-        app.state.chat_limits = ChatLimits(
-            SlidingWindow(settings.chat_messages_per_minute),
-            SlidingWindow(settings.chat_messages_per_address_per_minute),
-            SlidingWindow(settings.chat_conversations_per_address_per_minute),
-        )
-    limits: ChatLimits = app.state.chat_limits
-    return limits
+        limits = {
+            "messages_per_conversation": settings.chat_messages_per_minute,
+            "messages_per_address": settings.chat_messages_per_address_per_minute,
+            "conversations_per_address": settings.chat_conversations_per_address_per_minute,
+        }
+        if settings.redis_url:
+            client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=0.2, socket_timeout=0.2)
+            app.state.chat_limits = ChatLimits(**{n: SharedWindow(client, n, limit) for n, limit in limits.items()})
+        else:
+            app.state.chat_limits = ChatLimits(**{n: SlidingWindow(limit) for n, limit in limits.items()})
+    chat_limits: ChatLimits = app.state.chat_limits
+    return chat_limits
 
 
 TOO_FAST = "you are sending messages very quickly; please wait a moment and try again"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from civicdesk.cli import classifiers, database, knowledge, processes, reports, residents, staff, work
+from civicdesk.cli import classifiers, cluster, database, knowledge, processes, reports, residents, staff, work
 from civicdesk.errors import UserError
 
 app = typer.Typer(help=__doc__.split("\n\n")[0], no_args_is_help=True, pretty_exceptions_enable=False)
@@ -17,6 +17,7 @@ for command in (processes.check, database.seed, processes.serve, processes.inges
     app.command()(command)
 app.command()(processes.rasa)
 app.command()(processes.actions)
+app.command()(cluster.cluster)
 app.command()(reports.report)
 app.add_typer(database.db_app, name="db")
 app.add_typer(knowledge.kb_app, name="kb")

@@ -13,9 +13,10 @@ from civicdesk.settings import Settings, get_settings
 
 
 def is_health_check(record: logging.LogRecord) -> bool:
-    """uvicorn's access line for `GET /health`: monitors call it every few seconds, and it would bury the rest."""
+    """uvicorn's access line for `GET /health` (or `/health/live`, the load balancer's): monitors call them every
+    few seconds, and they would bury the rest."""
     args = record.args if isinstance(record.args, tuple) else ()
-    return len(args) >= 3 and str(args[2]).split("?")[0] == "/health"
+    return len(args) >= 3 and str(args[2]).split("?")[0] in ("/health", "/health/live")
 
 
 def setup_logging(settings: Settings) -> None:

@@ -192,7 +192,9 @@ def rasa() -> None:
     model = training.rasa_model_path(settings)
     if not model.exists():
         raise UserError(f"no assistant model at {model}: run `civicdesk train`")
-    training.prepare_tracker_store(settings.tracker_db_path)
+    if not settings.rasa_tracker_url:
+        training.prepare_tracker_store(settings.tracker_db_path)
+    endpoints = training.write_rasa_endpoints(settings, settings.var_dir / "rasa" / str(port))
     _exec_engine(
         settings,
         [
@@ -207,7 +209,7 @@ def rasa() -> None:
             "--credentials",
             "bot/credentials.yml",
             "--endpoints",
-            "bot/endpoints.yml",
+            str(endpoints),
         ],
         training.engine_env(settings),
     )

@@ -41,7 +41,7 @@ def retention_run(
     mail_store = mail_source(settings, factory).purge_before
     with transaction(factory) as session:
         outcomes = retention.run(
-            session, utcnow(), settings.retention_days, settings.tracker_db_path, apply=apply, mail_store=mail_store
+            session, utcnow(), settings.retention_days, settings.tracker_store_url, apply=apply, mail_store=mail_store
         )
     if as_json:
         typer.echo(json.dumps({"applied": apply, "records": [o.as_dict() for o in outcomes]}, indent=2))
@@ -102,5 +102,5 @@ def residents_erase(
             found = ", ".join(f"{n} {name}" for name, n in records.counts().items() if n) or "nothing"
             typer.echo(f"would erase: {found}; run again with --yes to erase")
             return
-        done = residents.erase(session, records, staff, settings.tracker_db_path)
+        done = residents.erase(session, records, staff, settings.tracker_store_url)
     typer.echo("erased: " + (", ".join(f"{n} {name}" for name, n in done.items() if n) or "nothing was found"))

@@ -19,9 +19,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, bindparam, create_engine, delete, exists, func, or_, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    and_,
+    bindparam,
+    create_engine,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from civicdesk.db import run_alone
 from civicdesk.errors import UserError
 from civicdesk.models import (
     AppointmentBooking,
@@ -232,11 +247,19 @@ PURGES: dict[str, Callable[[Session, dt.datetime, bool], int]] = {
 }
 
 
-def purge_trackers(tracker_db: Path, cutoff: dt.datetime, apply: bool) -> int:
+def _tracker_engine(tracker_store: str) -> Engine | None:
+    """Rasa's tracker store (`Settings.tracker_store_url`), or None when it is a SQLite file not yet written."""
+    url = make_url(tracker_store)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").exists():
+        return None
+    return create_engine(url)
+
+
+def purge_trackers(tracker_store: str, cutoff: dt.datetime, apply: bool) -> int:
     """Delete the assistant's trackers (Rasa's SQL tracker store) whose last event is older than the cutoff."""
-    if not tracker_db.exists():
+    engine = _tracker_engine(tracker_store)
+    if engine is None:
         return 0
-    engine = create_engine(f"sqlite:///{tracker_db}")
     try:
         with engine.begin() as connection:
             if not _has_events(connection):
@@ -252,12 +275,12 @@ def purge_trackers(tracker_db: Path, cutoff: dt.datetime, apply: bool) -> int:
         engine.dispose()
 
 
-def purge_tracker_senders(tracker_db: Path, senders: Sequence[str]) -> int:
+def purge_tracker_senders(tracker_store: str, senders: Sequence[str]) -> int:
     """Delete the assistant's trackers of the given conversations (a resident's erasure request); returns the
     number of tracker events deleted."""
-    if not senders or not tracker_db.exists():
+    engine = _tracker_engine(tracker_store) if senders else None
+    if engine is None:
         return 0
-    engine = create_engine(f"sqlite:///{tracker_db}")
     try:
         with engine.begin() as connection:
             if not _has_events(connection):
@@ -282,12 +305,15 @@ def run(
     session: Session,
     now: dt.datetime,
     overrides: Mapping[str, int],
-    tracker_db: Path | None,
+    tracker_store: str | None,
     apply: bool = False,
     mail_store: MailStorePurge | None = None,
 ) -> list[Outcome]:
     """Apply (or, by default, only count) the schedule as of `now`; the caller commits. `mail_store` purges the
-    mailbox's processed and quarantine folders, which keep the mail after the ingester has stored it."""
+    mailbox's processed and quarantine folders, which keep the mail after the ingester has stored it. Any node
+    may schedule it; one applies it at a time (`run_alone`)."""
+    if apply and not run_alone(session, "retention"):
+        raise UserError("another node is applying the retention schedule now; nothing was changed here")
     days = periods(overrides)
     outcomes = []
     for record in SCHEDULE:
@@ -296,9 +322,9 @@ def run(
         if apply:
             session.flush()
         outcomes.append(Outcome(record.name, record.action, days[record.name], cutoff, count))
-    if tracker_db is not None:
+    if tracker_store is not None:
         cutoff = now - days["chat_transcripts"] * DAY
-        count = purge_trackers(tracker_db, cutoff, apply)
+        count = purge_trackers(tracker_store, cutoff, apply)
         outcomes.append(Outcome("assistant_trackers", "delete", days["chat_transcripts"], cutoff, count))
     if mail_store is not None:
         cutoff = now - days["email_messages"] * DAY

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, or_, select
@@ -155,7 +154,7 @@ def record_export(session: Session, records: ResidentRecords, staff: str) -> Non
     audit.record(session, staff, "resident_export", "resident", records.email or records.phone, records.counts())
 
 
-def erase(session: Session, records: ResidentRecords, staff: str, tracker_db: Path | None) -> dict[str, int]:
+def erase(session: Session, records: ResidentRecords, staff: str, tracker_store: str | None) -> dict[str, int]:
     """Delete or anonymize everything found; the caller commits. Returns what was done, per section."""
     counts = records.counts()
     senders = [conversation.public_id for conversation in records.conversations]  # Rasa's name for each
@@ -175,8 +174,8 @@ def erase(session: Session, records: ResidentRecords, staff: str, tracker_db: Pa
     session.flush()
     for contact in records.contacts:
         session.delete(contact)
-    if tracker_db is not None:
-        counts["assistant_tracker_events"] = purge_tracker_senders(tracker_db, senders)
+    if tracker_store is not None:
+        counts["assistant_tracker_events"] = purge_tracker_senders(tracker_store, senders)
     # The audit entry names what was erased by count only: the point was to forget who.
     audit.record(session, staff, "resident_erase", "resident", "(erased)", counts)
     return counts

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import yaml
 
 from civicdesk.errors import UserError
 from civicdesk.settings import PROJECT_ROOT, Settings
@@ -36,14 +40,78 @@ def engine_env(settings: Settings) -> dict[str, str]:
     return {
         "CIVICDESK_CORE_URL": settings.public_core_url,
         "CIVICDESK_ACTIONS_TOKEN": settings.actions_token.get_secret_value(),
-        "CIVICDESK_ACTION_ENDPOINT": settings.action_server_url.rstrip("/") + "/webhook",
-        "CIVICDESK_TRACKER_DB": str(settings.tracker_db_path),
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
         # Rasa 3.6's dependencies warn about their own deprecated calls at every start; nothing to act on here.
         "PYTHONWARNINGS": "ignore::DeprecationWarning",
     }
+
+
+def rasa_endpoints(settings: Settings) -> dict[str, Any]:
+    """Rasa's endpoints (`--endpoints`), from the settings: the action server; the trackers in the SQLite file, or
+    in PostgreSQL where several Rasa servers share them; the lock store in Redis when there is one, so that any
+    server may take any turn of a conversation and its messages are still handled one at a time, in order."""
+    if settings.rasa_tracker_url:
+        url = urlsplit(settings.rasa_tracker_url)
+        tracker_store: dict[str, Any] = {
+            "type": "SQL",
+            "dialect": "postgresql",
+            "url": url.hostname,
+            "port": url.port or 5432,
+            "db": url.path.lstrip("/"),
+            "username": unquote(url.username or ""),
+            "password": unquote(url.password or ""),
+        }
+    else:
+        tracker_store = {"type": "SQL", "dialect": "sqlite", "db": str(settings.tracker_db_path)}
+    lock_store: dict[str, Any] = {"type": "in_memory"}
+    if settings.redis_url:
+        redis = urlsplit(settings.redis_url)
+        lock_store = {
+            "type": "redis",
+            "url": redis.hostname,
+            "port": redis.port or 6379,
+            "db": int(redis.path.lstrip("/") or 0),
+            "password": unquote(redis.password) if redis.password else None,
+            "key_prefix": "civicdesk",
+        }
+    return {
+        "action_endpoint": {"url": settings.action_server_url.rstrip("/") + "/webhook"},
+        "tracker_store": tracker_store,
+        "lock_store": lock_store,
+    }
+
+
+def write_rasa_endpoints(settings: Settings, folder: Path) -> Path:
+    """The endpoints file for one Rasa server; readable by its owner only, as it may hold passwords."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "endpoints.yml"
+    path.touch(mode=0o600)
+    path.write_text(yaml.safe_dump(rasa_endpoints(settings), sort_keys=False))
+    return path
+
+
+# Rasa's own SQLTrackerStore creates its table when constructed: the engine env's Python makes it from the
+# endpoints' tracker_store section (passed as JSON), the same configuration the servers will read.
+_CREATE_TRACKER_TABLE = """
+import json, sys
+from rasa.core.tracker_store import SQLTrackerStore
+config = json.loads(sys.argv[1])
+config.pop("type")
+SQLTrackerStore(host=config.pop("url"), **config)
+"""
+
+
+def create_rasa_tracker_table(settings: Settings) -> None:
+    """Rasa's tracker table in the shared PostgreSQL store, made once before several Rasa servers start (each
+    would otherwise try to create it at the same moment, and one would fail)."""
+    store = json.dumps(rasa_endpoints(settings)["tracker_store"])
+    python = settings.engine_venv / "bin" / "python"
+    environment = {**os.environ, **engine_env(settings)}
+    done = subprocess.run([str(python), "-c", _CREATE_TRACKER_TABLE, store], env=environment, capture_output=True)
+    if done.returncode != 0:
+        raise UserError(f"could not prepare Rasa's tracker store: {done.stderr.decode()[-500:]}")
 
 
 def prepare_tracker_store(path: Path) -> None:

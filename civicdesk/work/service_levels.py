@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from civicdesk import business_time, metrics
 from civicdesk.chat.service import CONTACT_CENTRE
-from civicdesk.db import utcnow
+from civicdesk.db import run_alone, utcnow
 from civicdesk.models import (
     Department,
     Holiday,
@@ -142,7 +142,10 @@ def _notify(session: Session, supervisors: Sequence[str], escalations: Sequence[
 
 
 def escalate(session: Session, now: dt.datetime | None = None) -> list[Escalation]:
-    """Escalate, once each, the work-queue items still waiting past their due time; the caller commits."""
+    """Escalate, once each, the work-queue items still waiting past their due time; the caller commits. Every
+    node may run this: while one does, the others skip (`run_alone`), so nothing is escalated or emailed twice."""
+    if not run_alone(session, "sla-escalation"):
+        return []
     now = now or utcnow()
     calendar = Calendar.load(session)
     escalations: list[Escalation] = []

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
 import sqlite3
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from helpers import make_settings
+from rasaserver import running_rasa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,52 +19,21 @@ from civicdesk.app import create_app
 from civicdesk.chat import service as chat
 from civicdesk.db import utcnow
 from civicdesk.residents import retention
-from civicdesk.settings import PROJECT_ROOT, Settings
-
-STARTUP_SECONDS = 240
+from civicdesk.settings import Settings
 
 
 @dataclass(frozen=True)
 class RasaServer:
     url: str
-    tracker_db: Path  # Rasa's SQL tracker store
+    tracker_db: Path  # Rasa's SQL tracker store: the file
+    tracker_store: str  # ... and its URL
 
 
 @pytest.fixture(scope="module")
 def rasa_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RasaServer]:
     settings = make_settings(tmp_path_factory.mktemp("rasa"))
-    model = settings.models_dir / "civicdesk.tar.gz"
-    assert model.exists(), f"{model} is missing: `make test` trains it before the suite (make models)"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CIVICDESK_")}
-    env.update(
-        CIVICDESK_RASA_URL=settings.rasa_url,
-        CIVICDESK_ACTION_SERVER_URL=settings.action_server_url,
-        CIVICDESK_TRACKER_DB=str(settings.tracker_db_path),
-    )
-    log_path = Path(tmp_path_factory.mktemp("rasa-log")) / "rasa.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [str(PROJECT_ROOT / ".venv" / "bin" / "civicdesk"), "rasa"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if httpx.get(settings.rasa_url + "/", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(2)
-        else:
-            pytest.fail(f"Rasa did not start:\n{log_path.read_text()[-3000:]}")
-        yield RasaServer(settings.rasa_url, settings.tracker_db_path)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
+    with running_rasa(settings, tmp_path_factory.mktemp("rasa-log") / "rasa.log"):
+        yield RasaServer(settings.rasa_url, settings.tracker_db_path, settings.tracker_store_url)
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +107,7 @@ def test_the_assistants_tracker_is_kept_on_disk_and_deleted_on_schedule(
     assert conversation in senders()
     with sqlite3.connect(rasa_server.tracker_db) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)  # set by `civicdesk rasa`
-    assert retention.purge_trackers(rasa_server.tracker_db, utcnow() - dt.timedelta(days=1), apply=True) == 0
+    assert retention.purge_trackers(rasa_server.tracker_store, utcnow() - dt.timedelta(days=1), apply=True) == 0
     assert conversation in senders()  # younger than the cutoff: kept
-    retention.purge_trackers(rasa_server.tracker_db, utcnow() + dt.timedelta(minutes=1), apply=True)
+    retention.purge_trackers(rasa_server.tracker_store, utcnow() + dt.timedelta(minutes=1), apply=True)
     assert conversation not in senders()

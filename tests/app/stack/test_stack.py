@@ -10,28 +10,17 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from helpers import free_port, make_settings
+from helpers import free_port, make_settings, port_is_free
 
 from civicdesk.settings import PROJECT_ROOT
 
 STARTUP_SECONDS = 300
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 @pytest.mark.stack

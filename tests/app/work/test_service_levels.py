@@ -14,8 +14,10 @@ from civicdesk.chat import service as chat
 from civicdesk.cli import app
 from civicdesk.console import dashboard
 from civicdesk.console.templating import environment
-from civicdesk.db import transaction, utcnow
+from civicdesk.db import run_alone, transaction, utcnow
+from civicdesk.errors import UserError
 from civicdesk.models import AuditEntry, Conversation, InboundEmail, OutboundMessage, ServiceRequest
+from civicdesk.residents import retention
 from civicdesk.settings import Settings, get_settings
 from civicdesk.staff import auth
 from civicdesk.work import queue, service_levels, sources
@@ -208,3 +210,31 @@ def test_the_escalation_email_never_cuts_a_word_or_a_field(
 def test_shortened_text_ends_on_a_whole_word_or_field(text: str, limit: int, expected: str) -> None:
     assert sources.shortened(text, limit) == expected
     assert len(sources.shortened(text, limit)) <= limit
+
+
+@pytest.mark.parametrize("seeded_template", ["postgresql"], indirect=True)
+def test_while_one_node_escalates_the_others_skip_and_nobody_is_emailed_twice(
+    session_factory: sessionmaker[Session], supervisor: str
+) -> None:
+    now = utcnow()
+    with transaction(session_factory) as session:
+        late = _waiting_chat(session, now - 10 * DAY)
+    with transaction(session_factory) as first_node:
+        assert [e.key for e in service_levels.escalate(first_node, now)] == [str(late.id)]
+        with transaction(session_factory) as second_node:  # at the same moment, before the first commits
+            assert service_levels.escalate(second_node, now) == []
+    with session_factory() as session:
+        notices = session.scalars(select(OutboundMessage).where(OutboundMessage.purpose == "escalation")).all()
+        assert [n.recipient for n in notices] == [supervisor]
+    with transaction(session_factory) as session:  # the lock went with the first node's commit
+        assert run_alone(session, "sla-escalation")
+
+
+@pytest.mark.parametrize("seeded_template", ["postgresql"], indirect=True)
+def test_retention_applied_on_one_node_refuses_a_second_at_the_same_time(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with transaction(session_factory) as first_node:
+        retention.run(first_node, utcnow(), {}, None, apply=True)
+        with transaction(session_factory) as second_node, pytest.raises(UserError, match="another node is applying"):
+            retention.run(second_node, utcnow(), {}, None, apply=True)

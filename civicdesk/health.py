@@ -42,21 +42,36 @@ def check_database(factory: sessionmaker[Session]) -> ComponentHealth:
     return ComponentHealth("ok", f"schema {revision}")
 
 
+def ingester_component(mailbox: str) -> str:
+    """The heartbeat of the ingester reading `mailbox` (the source's name): written by whichever ingester holds
+    that mailbox's lease, so a standby never hides the reader's trouble."""
+    return f"{INGESTER}:{mailbox}"
+
+
 def check_ingester(factory: sessionmaker[Session], poll_seconds: float) -> ComponentHealth:
+    """Every mailbox's reader: the first in trouble decides the state."""
     try:
         with factory() as session:
-            beat = session.scalar(select(ComponentHeartbeat).where(ComponentHeartbeat.component == INGESTER))
+            beats = session.scalars(
+                select(ComponentHeartbeat)
+                .where(ComponentHeartbeat.component.startswith(f"{INGESTER}:"))
+                .order_by(ComponentHeartbeat.component)
+            ).all()
     except Exception as error:
         return ComponentHealth("down", f"cannot read heartbeat: {type(error).__name__}")
-    if beat is None:
+    if not beats:
         return ComponentHealth("down", "the ingester has not started")
+    states = [_mailbox_state(beat, poll_seconds) for beat in beats]
+    return next((state for state in states if not state.ok), ComponentHealth("ok", "; ".join(s.detail for s in states)))
+
+
+def _mailbox_state(beat: ComponentHeartbeat, poll_seconds: float) -> ComponentHealth:
+    mailbox = beat.component.removeprefix(f"{INGESTER}:")
     # Three missed polls (and at least a minute) before calling it stale: one slow batch is not an outage.
     age = utcnow() - beat.beat_at
     if age > timedelta(seconds=max(60.0, 3 * poll_seconds)):
-        return ComponentHealth("stale", f"last heartbeat {int(age.total_seconds())} s ago")
-    if beat.state != "ok":
-        return ComponentHealth(beat.state, beat.detail)
-    return ComponentHealth("ok", beat.detail)
+        return ComponentHealth("stale", f"{mailbox}: last heartbeat {int(age.total_seconds())} s ago")
+    return ComponentHealth(beat.state, beat.detail if beat.detail.startswith(mailbox) else f"{mailbox}: {beat.detail}")
 
 
 async def check_http(client: httpx.AsyncClient, url: str) -> ComponentHealth:

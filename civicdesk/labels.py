@@ -56,6 +56,13 @@ HANDOFF_REASONS = {
     "bot_request": "Assistant passed it on",
 }
 
+# Why a question is a knowledge gap (KnowledgeGap.reason, civicdesk/knowledge/api.py), as the gaps page says it.
+GAP_REASONS = {
+    "unsure_search": "No confident article",
+    "not_understood": "Not understood",
+    "not_answered": "Answer did not help",
+}
+
 
 def emergency(code: str) -> str:
     return EMERGENCIES.get(code, words(code))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from civicdesk.errors import UserError
@@ -24,6 +24,14 @@ DEV_SECRET_KEY = "dev-only-secret-key-not-for-production-use"
 DEV_ACTIONS_TOKEN = "dev-only-actions-token-not-for-production"
 
 SUPPORTED_DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+
+
+class ImapMailbox(BaseModel):
+    """One more mailbox on the IMAP server (a department's own address), read like the main one."""
+
+    username: str = Field(min_length=1)
+    password: SecretStr = Field(min_length=1)
+    folder: str = "INBOX"
 
 
 class Settings(BaseSettings):
@@ -77,6 +85,11 @@ class Settings(BaseSettings):
     imap_folder: str = Field("INBOX", description="Folder the ingester reads.")
     imap_processed_folder: str = Field("Processed", description="Folder stored messages are moved to.")
     imap_quarantine_folder: str = Field("Quarantine", description="Folder unreadable or oversize messages go to.")
+    imap_more_mailboxes: list[ImapMailbox] = Field(
+        default_factory=list,
+        description='More mailboxes on the same IMAP server, as JSON: [{"username": "roads", "password": "...", '
+        '"folder": "INBOX"}]. Each is read by one ingester at a time, like the main one.',
+    )
     imap_timeout_seconds: float = Field(60.0, gt=0, description="Seconds before a silent IMAP server is given up.")
     imap_ca_file: Path | None = Field(None, description="CA certificates to trust for IMAP; empty: the system's.")
     ingest_poll_seconds: float = Field(30.0, gt=0, description="Seconds between mailbox polls.")

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from civicdesk import metrics
 from civicdesk.db import transaction, utcnow
 from civicdesk.errors import UserError
-from civicdesk.health import INGESTER
+from civicdesk.health import ingester_component
 from civicdesk.mail.parse import dedupe_key
 from civicdesk.models import ComponentHeartbeat, InboundEmail, MailboxLease
 from email_ingest.maildir import PROCESSED_FOLDER, QUARANTINE_FOLDER, Headers, RawMessage, read_headers
@@ -80,6 +80,11 @@ class IngestSummary:
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
+
+    def add_up(self, other: IngestSummary) -> None:
+        """Count another mailbox's pass in this summary."""
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
 
     def add(self, outcome: Outcome) -> None:
         metrics.EMAILS.labels(outcome.status).inc()
@@ -309,9 +314,11 @@ def _backlog(factory: sessionmaker[Session]) -> list[int]:
         )
 
 
-def beat(factory: sessionmaker[Session], state: str, detail: str) -> None:
+def beat(factory: sessionmaker[Session], mailbox: str, state: str, detail: str) -> None:
+    """This mailbox's heartbeat, for /health; only the ingester reading the mailbox writes it."""
+    component = ingester_component(mailbox)
     with transaction(factory) as session:
-        heartbeat = session.get(ComponentHeartbeat, INGESTER) or ComponentHeartbeat(component=INGESTER)
+        heartbeat = session.get(ComponentHeartbeat, component) or ComponentHeartbeat(component=component)
         heartbeat.state, heartbeat.detail, heartbeat.beat_at = state, detail, utcnow()
         session.add(heartbeat)
 
@@ -342,32 +349,43 @@ def run_forever(
     alert: Callable[[str], None] = lambda message: None,
     lease_seconds: float = 120.0,
 ) -> None:
-    """Pass after pass until `stop` is set; failures back off, and `alert_after` of them in a row raise an alert."""
+    """Pass after pass until `stop` is set; failures back off, and `alert_after` of them in a row raise an alert.
+    The heartbeat is written by the ingester that read the mailbox last, never by one standing by."""
     failures = 0
     lease = Lease(factory, source.name, ttl=lease_seconds)
+    reading = False  # this ingester did the last pass (a standby waits without beating)
+
+    def tick() -> None:
+        if reading:
+            _safe_beat(factory, source.name, "ok", "waiting for mail")
+
     while not stop.is_set():
         try:
             summary = ingest_once(source, factory, max_bytes, config=config, triage=triage(), lease=lease)
+            reading = True
             deliver()
             failures = 0
-            beat(factory, "ok", f"{source.name}: last pass stored {summary.stored}, quarantined {summary.quarantined}")
+            detail = f"last pass stored {summary.stored}, quarantined {summary.quarantined}"
+            beat(factory, source.name, "ok", detail)
             if summary.fetched:
                 log.info("ingest pass: %s", summary.as_dict())
         except MailboxBusy as busy:
-            log.info("%s; waiting", busy)
-            _safe_beat(factory, "ok", f"standing by: {busy}")
+            reading = False
+            log.info("%s; standing by", busy)
         except Exception as error:  # keep the loop alive; the heartbeat tells /health what went wrong
+            reading = True
             failures += 1
             log.exception("ingest pass failed (%d in a row)", failures)
             state = "alert" if failures >= alert_after else "error"
-            _safe_beat(factory, state, f"{failures} failed passes in a row: {type(error).__name__}: {error}"[:500])
+            detail = f"{failures} failed passes in a row: {type(error).__name__}: {error}"[:500]
+            _safe_beat(factory, source.name, state, detail)
             if failures == alert_after:
                 alert(f"The email ingester for {source.name} has failed {failures} times in a row: {error}")
             stop.wait(backoff_seconds(failures, poll_seconds))
             continue
         if isinstance(source, WaitingSource):
             try:
-                source.wait_for_mail(stop, poll_seconds, tick=lambda: _safe_beat(factory, "ok", "waiting for mail"))
+                source.wait_for_mail(stop, poll_seconds, tick=tick)
             except Exception:  # IDLE failing is not a reason to stop: fall back to polling this time
                 log.warning("waiting for mail with IDLE failed; polling instead", exc_info=True)
                 stop.wait(poll_seconds)
@@ -375,8 +393,8 @@ def run_forever(
             stop.wait(poll_seconds)
 
 
-def _safe_beat(factory: sessionmaker[Session], state: str, detail: str) -> None:
+def _safe_beat(factory: sessionmaker[Session], mailbox: str, state: str, detail: str) -> None:
     try:
-        beat(factory, state, detail)
+        beat(factory, mailbox, state, detail)
     except Exception:  # the database may be the thing that is down
         log.exception("cannot record heartbeat")

@@ -27,20 +27,29 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def mail_source(settings: Settings, factory: sessionmaker[Session]) -> MailSource:
-    """The mailbox the settings name: IMAP when CIVICDESK_IMAP_HOST is set, else the Maildir drop folder."""
+def mail_sources(settings: Settings, factory: sessionmaker[Session]) -> list[MailSource]:
+    """The mailboxes the settings name: the IMAP account and any more on its server when CIVICDESK_IMAP_HOST is
+    set, else the Maildir drop folder."""
     if not settings.imap_host:
-        return MaildirSource(settings.maildir_path)
+        return [MaildirSource(settings.maildir_path)]
+    main = (settings.imap_username, settings.imap_password.get_secret_value(), settings.imap_folder)
+    more = [(m.username, m.password.get_secret_value(), m.folder) for m in settings.imap_more_mailboxes]
+    return [_imap_source(settings, factory, *login) for login in [main, *more]]
+
+
+def _imap_source(
+    settings: Settings, factory: sessionmaker[Session], username: str, password: str, folder: str
+) -> MailSource:
     from email_ingest.imap import ImapAccount, ImapSource  # imapclient only where a mailbox is configured
 
     context = ssl.create_default_context(cafile=str(settings.imap_ca_file)) if settings.imap_ca_file else None
     try:
         account = ImapAccount(
             host=settings.imap_host,
-            username=settings.imap_username,
-            password=settings.imap_password.get_secret_value(),
+            username=username,
+            password=password,
             port=settings.imap_port,
-            folder=settings.imap_folder,
+            folder=folder,
             security=settings.imap_security,
             timeout=settings.imap_timeout_seconds,
             ssl_context=context,

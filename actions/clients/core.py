@@ -89,6 +89,10 @@ class KBArticle:
     summary: str
     url: str
     score: float
+    # The section of the article that answers the question, rendered for a chat bubble, and its heading
+    # (None: the article's opening). A core without passages sends neither; the summary answers then.
+    answer: str | None = None
+    section: str | None = None
 
 
 @dataclass(frozen=True)
@@ -320,9 +324,16 @@ class CoreClient:
         body = await self._get_json(KB_SEARCH_PATH, {"q": query, "channel": channel, "limit": str(limit)})
         return _parse_search(body)
 
-    async def report_gap(self, query: str, *, reason: str = "not_understood", channel: str = "chat") -> None:
-        """Tell the core what the assistant could not answer; trainers see it among the knowledge gaps."""
-        await self._send_json("POST", KB_GAPS_PATH, {"query": query, "channel": channel, "reason": reason}, expect=201)
+    async def report_gap(
+        self, query: str, *, reason: str = "not_understood", channel: str = "chat", article: str | None = None
+    ) -> None:
+        """Tell the core what the assistant could not answer; trainers see it among the knowledge gaps.
+
+        `article` is the slug of the article the resident was given, when its answer did not help."""
+        body: dict[str, Any] = {"query": query, "channel": channel, "reason": reason}
+        if article is not None:
+            body["article"] = article
+        await self._send_json("POST", KB_GAPS_PATH, body, expect=201)
 
     async def lookup_referrals(self, query: str, *, limit: int = 3) -> list[Referral]:
         body = await self._get_json("/api/v1/referrals/lookup", {"q": query, "limit": str(limit)})
@@ -500,6 +511,8 @@ def _parse_search(body: Any) -> KBSearchResult:
                 summary=_str(item["summary"]),
                 url=_str(item["url"]),
                 score=float(item["score"]),
+                answer=_optional_str(item.get("answer")),
+                section=_optional_str(item.get("section")),
             )
             for item in body["results"]
         )
@@ -515,3 +528,10 @@ def _str(value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {type(value).__name__}")
     return value
+
+
+def _optional_str(value: Any) -> str | None:
+    """An optional text field: absent or null is None, and so is a blank one (nothing to show)."""
+    if value is None:
+        return None
+    return _str(value).strip() or None

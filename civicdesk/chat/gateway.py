@@ -1,8 +1,12 @@
 """The resident's side of the chat gateway: one WebSocket per browser tab, speaking small JSON messages.
 
-Server -> browser: {"type": "conversation", "id", "owner", "history": [message...]} once on connect, then
-{"type": "typing"} while the assistant thinks, {"type": "message", ...} for each new message from the assistant,
-an agent or the system, {"type": "queue", "position"} when the place in the agent queue changes, and
+Server -> browser: {"type": "conversation", "id", "owner", "state", "history": [message...]} once on connect,
+then {"type": "typing"} when the assistant starts working on the resident's message (never while the chat waits
+for an agent or an agent holds it; the answer, or any other news, ends it), {"type": "message", ...} for each
+new message from the assistant, an agent or the system, the state (see `state_json`) whenever who answers
+changes (assistant, queue, agent, ended) or, while waiting, the place in the queue or the expected wait changes:
+as the "state" field of the last message sent with the change (the queue notice, "has joined", the thanks on
+ending), or alone as {"type": "state", ...} when no message comes with it (the queue moved); and
 {"type": "error", "message", "field"?} for input it cannot take.
 Browser -> server: {"type": "end", "rating"?: 1-5, "comment"?} when the resident ends the chat (the end-of-chat
 survey); {"type": "message", "text"}; a pressed quick-reply button sends {"type": "message", "text":
@@ -158,6 +162,25 @@ async def wait_for_news(event: asyncio.Event, seconds: float = SAFETY_WAKE_SECON
     with anyio.move_on_after(seconds):
         await event.wait()
     event.clear()
+
+
+def state_json(session: Session, conversation: Conversation | None) -> dict[str, Any]:
+    """Who answers the resident now, as the widget shows it: {"type": "state", "owner": "bot" | "waiting" |
+    "agent" | "closed"}, with, while waiting, "position" (1 is next), "wait_minutes" (the expected wait, see
+    `chat.expected_wait`; null when there is no basis for one) and "away" (agents are not at work now); and,
+    while an agent holds it, "agent" (the first name the resident was given, or null)."""
+    if conversation is None:  # not written yet: the assistant answers the first message
+        return {"type": "state", "owner": "bot"}
+    state: dict[str, Any] = {"type": "state", "owner": conversation.owner}
+    if conversation.owner == "waiting":
+        wait = chat.expected_wait(session, conversation)
+        state["position"] = chat.queue_position(session, conversation)
+        # Whole minutes, at least one: "about 1 minute" rather than a spurious "about 0 minutes".
+        state["wait_minutes"] = None if wait is None else max(1, round(wait.total_seconds() / 60))
+        state["away"] = not chat.agents_available(session)[0]
+    elif conversation.owner == "agent":
+        state["agent"] = chat.agent_name(session, conversation)
+    return state
 
 
 def message_json(message: ChatMessage) -> dict[str, Any]:
@@ -327,7 +350,7 @@ class Opened:
     owner: str
     history: list[dict[str, Any]]
     last_id: int
-    position: int | None
+    state: dict[str, Any]
 
 
 def _open(factory: sessionmaker[Session], public_id: str | None) -> Opened:
@@ -339,7 +362,7 @@ def _open(factory: sessionmaker[Session], public_id: str | None) -> Opened:
         except chat.ConversationNotFound:
             current = None  # an expired or mistyped id starts afresh, revealing nothing
         if current is None:
-            return Opened(chat.new_public_id(), None, "bot", [], 0, None)
+            return Opened(chat.new_public_id(), None, "bot", [], 0, state_json(session, None))
         past = chat.history(session, current)
         return Opened(
             current.public_id,
@@ -347,7 +370,7 @@ def _open(factory: sessionmaker[Session], public_id: str | None) -> Opened:
             current.owner,
             [message_json(m) for m in past],
             past[-1].id if past else 0,
-            chat.queue_position(session, current),
+            state_json(session, current),
         )
 
 
@@ -360,7 +383,7 @@ def _start(factory: sessionmaker[Session], public_id: str) -> int:
 class News:
     messages: list[dict[str, Any]]
     last_id: int
-    position: int | None
+    state: dict[str, Any]
 
 
 def _news(factory: sessionmaker[Session], conversation_id: int, after_id: int, offer_after: float) -> News:
@@ -378,12 +401,21 @@ def _news(factory: sessionmaker[Session], conversation_id: int, after_id: int, o
         return News(
             [message_json(m) for m in fresh],
             fresh[-1].id if fresh else after_id,
-            chat.queue_position(session, conversation),
+            state_json(session, conversation),
         )
 
 
-def _button_offered(factory: sessionmaker[Session], conversation_id: int, payload: str) -> bool:
+def _state(factory: sessionmaker[Session], conversation_id: int) -> dict[str, Any]:
     with factory() as session:
+        return state_json(session, chat.get(session, conversation_id))
+
+
+def _button_offered(factory: sessionmaker[Session], conversation_id: int, payload: str) -> bool:
+    """Whether the assistant offered this button lately, in a chat that has not ended (an ended chat's buttons
+    are disabled in the widget; a new chat is started instead)."""
+    with factory() as session:
+        if chat.get(session, conversation_id).owner == "closed":
+            return False
         recent = session.scalars(
             select(ChatMessage.payload)
             .where(ChatMessage.conversation_id == conversation_id, ChatMessage.author == "bot")
@@ -424,7 +456,7 @@ class ResidentSocket:
         self.limits = limits_of(websocket.app)
         self.address = client_address(websocket)
         self.send_lock = anyio.Lock()
-        self.last_position = opened.position
+        self.last_state = opened.state  # the state the browser was last told
         self.delivered = opened.last_id  # the newest message id the browser has
 
     def too_fast(self) -> str | None:
@@ -455,21 +487,24 @@ class ResidentSocket:
         async with self.send_lock:
             await self.websocket.send_json(data)
 
-    async def deliver(self, messages: list[dict[str, Any]], position: int | None = None) -> None:
-        """Send what the browser has not had yet, in order. Two paths deliver (the answer to the resident's own
-        message at once, and the news loop), so each message goes out once, whichever comes first."""
+    async def deliver(self, messages: list[dict[str, Any]], state: dict[str, Any] | None = None) -> None:
+        """Send what the browser has not had yet, in order, then the state if it changed. Two paths deliver
+        (the answer to the resident's own message at once, and the news loop), so each message goes out once,
+        whichever comes first; the state follows the messages that changed it."""
         async with self.send_lock:
-            for message in messages:
-                if message["id"] <= self.delivered:
-                    continue
-                self.delivered = message["id"]
-                if message["author"] != "resident":  # the widget shows the resident's words as they are sent
-                    await self.websocket.send_json(message)
-                if "position" in message:  # a queue message tells the place itself
-                    self.last_position = message["position"]
-            if position is not None and position != self.last_position:
-                self.last_position = position
-                await self.websocket.send_json({"type": "queue", "position": position})
+            fresh = [m for m in messages if m["id"] > self.delivered]
+            if fresh:
+                self.delivered = fresh[-1]["id"]
+            shown = [m for m in fresh if m["author"] != "resident"]  # the widget shows the resident's own at once
+            news = state if state is not None and state != self.last_state else None
+            if news is not None:
+                self.last_state = news
+            for message in shown:
+                if news is not None and message is shown[-1]:
+                    message = {**message, "state": news}  # the change rides on the message that made it
+                await self.websocket.send_json(message)
+            if news is not None and not shown:
+                await self.websocket.send_json(news)
 
     async def watch(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         assert self.opened.conversation_id is not None
@@ -484,7 +519,7 @@ class ResidentSocket:
         while True:
             await wait_for_news(event)
             news = await to_thread.run_sync(_news, self.factory, conversation_id, self.delivered, wait)
-            await self.deliver(news.messages, news.position)
+            await self.deliver(news.messages, news.state)
 
     async def receive(self) -> tuple[Any, str | None] | None:
         """The next input and what is wrong with it, if anything; None once the browser has gone."""
@@ -522,11 +557,19 @@ class ResidentSocket:
                 # Typed text never reaches Rasa as an intent ("/handback", "/request_human{...}"): only the
                 # buttons the assistant offered may do that.
                 text = text.lstrip("/").strip()
-            await self.send({"type": "typing"})
             answer = await chat.resident_says(
-                self.factory, client, settings.rasa_url, self.opened.public_id, text, rasa_text, self.delivered
+                self.factory,
+                client,
+                settings.rasa_url,
+                self.opened.public_id,
+                text,
+                rasa_text,
+                self.delivered,
+                assistant_working=lambda: self.send({"type": "typing"}),
             )
-            await self.deliver([message_json(m) for m in answer])
+            await self.deliver(
+                [message_json(m) for m in answer], await to_thread.run_sync(_state, self.factory, conversation_id)
+            )
             self.hub.notify(conversation_id)  # other tabs, and agents watching
 
     async def leave_message(self, conversation_id: int, data: dict[str, Any]) -> None:
@@ -550,8 +593,9 @@ async def chat_socket(websocket: WebSocket, conversation: str | None = None) -> 
             "type": "conversation",
             "id": opened.public_id,
             "owner": opened.owner,
+            "state": opened.state,
             "history": opened.history,
-            **({"position": opened.position} if opened.position is not None else {}),
+            **({"position": opened.state["position"]} if "position" in opened.state else {}),
         }
     )
     resident = ResidentSocket(websocket, opened)

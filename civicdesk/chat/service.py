@@ -21,7 +21,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -342,18 +342,70 @@ def leave_message(
 
 
 def claim(session: Session, conversation: Conversation, agent: str, name: str | None = None) -> ChatMessage:
-    """`agent` identifies the agent (their sign-in); `name` is what the resident sees (a first name)."""
+    """`agent` identifies the agent (their sign-in, never shown to the resident); `name` is what the resident
+    sees (a first name), kept in the notice's payload so the widget can say who is answering."""
     if conversation.owner != "waiting":
         raise NotAllowed(f"only a waiting conversation can be claimed; this one is {conversation.owner}")
     conversation.owner, conversation.agent, conversation.waiting_since = "agent", agent, None
     conversation.claimed_at = utcnow()
+    who = f"{name} from Service First" if name else "A Service First agent"
     return record(
         session,
         conversation,
         "system",
-        f"{name or agent} from Service First has joined the conversation.",
-        {"owner": "agent"},
+        f"{who} has joined the conversation.",
+        {"owner": "agent", **({"name": name} if name else {})},
     )
+
+
+def agent_name(session: Session, conversation: Conversation) -> str | None:
+    """The first name the resident was given when the agent who holds the conversation joined, if any."""
+    if conversation.owner != "agent":
+        return None
+    notices = session.scalars(
+        select(ChatMessage.payload)
+        .where(ChatMessage.conversation_id == conversation.id, ChatMessage.author == "system")
+        .order_by(ChatMessage.id.desc())
+        .limit(JOIN_LOOKBACK)
+    )
+    for payload in notices:
+        if payload.get("owner") == "agent":
+            name = payload.get("name")
+            return str(name) if name else None
+    return None
+
+
+JOIN_LOOKBACK = 20  # the join notice is among the latest system messages of a conversation an agent holds
+
+# The expected wait in the queue is the median of real waits: the time from joining the queue to an agent's
+# claim, over the last RECENT_WAITS_MAX chats on the same channel that agents claimed within RECENT_WAITS_SPAN.
+# With fewer than RECENT_WAITS_NEEDED such chats, or while agents are away, there is no basis for a number and
+# none is given (the widget then says an agent will answer as soon as possible). It is the wait residents
+# actually had lately, not a promise and not the service-level target.
+RECENT_WAITS_SPAN = dt.timedelta(hours=2)
+RECENT_WAITS_NEEDED = 3
+RECENT_WAITS_MAX = 20
+
+
+def expected_wait(session: Session, conversation: Conversation, now: dt.datetime | None = None) -> dt.timedelta | None:
+    now = now or utcnow()
+    if conversation.owner != "waiting" or not agents_available(session, now)[0]:
+        return None
+    rows = session.execute(
+        select(Conversation.queued_at, Conversation.claimed_at)
+        .where(
+            Conversation.channel == conversation.channel,
+            Conversation.claimed_at >= now - RECENT_WAITS_SPAN,
+            Conversation.queued_at.is_not(None),
+        )
+        .order_by(Conversation.claimed_at.desc())
+        .limit(RECENT_WAITS_MAX)
+    ).all()
+    waits = sorted(claimed - queued for queued, claimed in rows if queued and claimed and claimed >= queued)
+    if len(waits) < RECENT_WAITS_NEEDED:
+        return None
+    middle = len(waits) // 2
+    return waits[middle] if len(waits) % 2 else (waits[middle - 1] + waits[middle]) / 2
 
 
 def agent_says(
@@ -564,6 +616,7 @@ async def resident_says(
     text: str,
     rasa_text: str | None = None,
     since: int | None = None,
+    assistant_working: Callable[[], Awaitable[None]] | None = None,
 ) -> list[ChatMessage]:
     """Store the resident's message, then let the owner of the conversation answer. Returns the new messages
     to show the resident (the bot's replies, or a system message), not the resident's own; with `since`, every
@@ -571,12 +624,16 @@ async def resident_says(
     shown everything up to `since` can show these at once, with nothing missing in between).
 
     `rasa_text` is what Rasa gets instead of `text` when the resident pressed a button: the button's payload
-    (an intent), while the stored message is the button's title, as the resident saw it."""
+    (an intent), while the stored message is the button's title, as the resident saw it.
+    `assistant_working` is awaited just before the assistant is asked, and only then (not while the chat waits
+    for an agent or an agent holds it): the widget's "typing" is shown only while the assistant works."""
     started = time.perf_counter()
     payload = {"button": rasa_text} if rasa_text else {}
     owner, _ = await to_thread.run_sync(_store_resident, factory, public_id, text, payload)
     if owner != "bot":
         return []  # the agent (or the queue) sees it in the console
+    if assistant_working is not None:
+        await assistant_working()
     shown = await _assistant_answers(factory, client, rasa_url, public_id, rasa_text or text, since)
     metrics.CHAT_TURN_SECONDS.observe(time.perf_counter() - started)
     return shown

@@ -72,36 +72,41 @@ def ingest(
     once: Annotated[bool, typer.Option("--once", help="Drain the backlog and stop.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="With --once: print the summary as JSON.")] = False,
 ) -> None:
-    """Read the mail source (IMAP when CIVICDESK_IMAP_HOST is set, else the Maildir drop folder) into the database."""
-    from email_ingest.runner import Lease, MailboxBusy, ingest_once, run_forever
-    from email_ingest.service import IngestService, mail_source
+    """Read the mailboxes (IMAP when CIVICDESK_IMAP_HOST is set, else the Maildir drop folder) into the database."""
+    from email_ingest.runner import IngestSummary, Lease, MailboxBusy, ingest_once, run_forever
+    from email_ingest.service import IngestService, mail_sources
 
     settings = get_settings()
     setup_logging(settings)
     factory = session_factory()
-    source = mail_source(settings, factory)
-    service = IngestService(settings, factory, source.name)
+    sources = mail_sources(settings, factory)
+    services = [IngestService(settings, factory, source.name) for source in sources]
     if once:
-        try:
-            with _ingest_progress(quiet=as_json) as progress:
-                summary = ingest_once(
-                    source,
-                    factory,
-                    settings.max_message_bytes,
-                    config=service.config,
-                    triage=service.triage(),
-                    lease=Lease(factory, source.name, ttl=settings.ingest_lease_seconds),
-                    progress=progress,
-                )
-        except MailboxBusy as busy:
-            raise UserError(f"{busy}; try again when it has finished") from None
-        service.deliver()
-        typer.echo(json.dumps(summary.as_dict()) if as_json else f"ingested: {summary.as_dict()}")
+        total = IngestSummary()
+        for source, service in zip(sources, services, strict=True):
+            try:
+                with _ingest_progress(quiet=as_json) as progress:
+                    summary = ingest_once(
+                        source,
+                        factory,
+                        settings.max_message_bytes,
+                        config=service.config,
+                        triage=service.triage(),
+                        lease=Lease(factory, source.name, ttl=settings.ingest_lease_seconds),
+                        progress=progress,
+                    )
+            except MailboxBusy as busy:
+                raise UserError(f"{busy}; try again when it has finished") from None
+            service.deliver()
+            total.add_up(summary)
+            if not as_json:
+                typer.echo(f"ingested {source.name}: {summary.as_dict()}")
+        if as_json:
+            typer.echo(json.dumps(total.as_dict()))
         return
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    typer.echo(f"ingester reading {source.name}; polling every {settings.ingest_poll_seconds:g} s when it cannot wait")
     if settings.ingest_metrics_port:
         from prometheus_client import start_http_server
 
@@ -109,19 +114,24 @@ def ingest(
 
         start_http_server(settings.ingest_metrics_port, addr="127.0.0.1", registry=process_registry())
         typer.echo(f"ingester metrics at http://127.0.0.1:{settings.ingest_metrics_port}/metrics")
-    run_forever(
-        source,
-        factory,
-        settings.max_message_bytes,
-        settings.ingest_poll_seconds,
-        stop,
-        config=service.config,
-        triage=service.triage,
-        deliver=service.deliver,
-        alert_after=settings.ingest_alert_after_failures,
-        alert=service.alert,
-        lease_seconds=settings.ingest_lease_seconds,
-    )
+    readers = []
+    for source, service in zip(sources, services, strict=True):  # one reader per mailbox, each with its lease
+        typer.echo(f"ingester reading {source.name}; polling every {settings.ingest_poll_seconds:g} s without IDLE")
+        options = {
+            "config": service.config,
+            "triage": service.triage,
+            "deliver": service.deliver,
+            "alert_after": settings.ingest_alert_after_failures,
+            "alert": service.alert,
+            "lease_seconds": settings.ingest_lease_seconds,
+        }
+        arguments = (source, factory, settings.max_message_bytes, settings.ingest_poll_seconds, stop)
+        readers.append(threading.Thread(target=run_forever, args=arguments, kwargs=options, name=source.name[:40]))
+    for reader in readers:
+        reader.start()
+    while any(reader.is_alive() for reader in readers):
+        for reader in readers:
+            reader.join(timeout=1)  # short joins, so the main thread still runs the signal handlers
 
 
 @contextmanager

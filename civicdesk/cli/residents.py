@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated
@@ -34,11 +35,15 @@ def retention_run(
 ) -> None:
     """Apply the retention schedule: past its period a record is deleted or anonymized. A dry run by default."""
     from civicdesk.residents import retention
-    from email_ingest.service import mail_source
+    from email_ingest.service import mail_sources
 
     settings = get_settings()
     factory = session_factory()
-    mail_store = mail_source(settings, factory).purge_before
+    sources = mail_sources(settings, factory)
+
+    def mail_store(cutoff: dt.datetime, apply: bool) -> int:
+        return sum(source.purge_before(cutoff, apply) for source in sources)
+
     with transaction(factory) as session:
         outcomes = retention.run(
             session, utcnow(), settings.retention_days, settings.tracker_store_url, apply=apply, mail_store=mail_store

@@ -14,10 +14,10 @@ from anyio import to_thread
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from civicdesk import validation
+from civicdesk import labels, validation
 from civicdesk.console.deps import GapStaff, KbStaff, Staff
 from civicdesk.console.templating import render
 from civicdesk.db import transaction
@@ -237,7 +237,12 @@ async def knowledge_gaps(request: Request, staff: GapStaff, days: int = 30) -> R
                         func.max(KnowledgeGap.asked_at).label("last_asked"),
                         func.max(KnowledgeGap.top_slug).label("top_slug"),
                         func.max(KnowledgeGap.top_score).label("top_score"),
-                        func.max(KnowledgeGap.reason == "not_understood").label("not_understood"),
+                        # one flag per reason (a question may be a gap for several); CASE, not max(boolean),
+                        # which PostgreSQL does not have
+                        *(
+                            func.max(case((KnowledgeGap.reason == reason, 1), else_=0)).label(reason)
+                            for reason in labels.GAP_REASONS
+                        ),
                     )
                     .where(KnowledgeGap.asked_at >= since)
                     .group_by(question)

@@ -39,6 +39,17 @@ async def widget_script() -> Response:
     )
 
 
+@router.get("/favicon.ico")
+async def favicon() -> Response:
+    """The site's icon (static/favicon.ico, drawn by scripts/make_favicon.py with favicon.svg): browsers and
+    bookmark tools ask for it at this path whatever the page says."""
+    return FileResponse(
+        STATIC / "favicon.ico",
+        media_type="image/x-icon",
+        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
+
+
 def _updates_page(request: Request, reference: str, token: str, *, valid: bool, stopped: bool) -> Response:
     context = {"reference": reference if valid else "", "token": token, "valid": valid, "stopped": stopped}
     code = status.HTTP_200_OK if valid else status.HTTP_404_NOT_FOUND

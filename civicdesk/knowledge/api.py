@@ -23,9 +23,14 @@ router = internal_router("internal")
 class KbHitOut(BaseModel):
     slug: str
     title: str
-    summary: str
+    summary: str = Field(description="The article's opening lines.")
     url: str | None
     score: float
+    answer: str = Field(
+        description="The article's section that best answers the question, as plain text for a chat bubble "
+        "(at most 600 characters; lists as '• item' lines, table rows as lines), in the article's own words."
+    )
+    section: str | None = Field(description="That section's heading path ('A › B'); null for the intro.")
 
 
 class KbSearchOut(BaseModel):
@@ -35,13 +40,18 @@ class KbSearchOut(BaseModel):
 
 
 Channel = Literal["chat", "email", "phone", "web", "console"]
-GapReason = Literal["unsure_search", "not_understood"]
+# Why a question is a gap (labels.GAP_REASONS words them): no confident article, a message not understood, or an
+# answer the resident said did not answer the question.
+GapReason = Literal["unsure_search", "not_understood", "not_answered"]
 
 
 class GapIn(BaseModel):
     query: str = Field(min_length=1, max_length=LIMITS["search_query"], description="What the resident wrote.")
     channel: Channel = "chat"
     reason: GapReason = Field("not_understood", description="Why the assistant had no answer.")
+    article: str | None = Field(
+        None, min_length=1, max_length=120, description="Slug of the article given as the answer (not_answered)."
+    )
 
 
 def record_gap(
@@ -90,13 +100,22 @@ def search_knowledgebase(
         query=q,
         confident=result.confident,
         results=[
-            KbHitOut(slug=h.slug, title=h.title, summary=h.summary, url=h.url, score=h.score) for h in result.hits
+            KbHitOut(
+                slug=h.slug,
+                title=h.title,
+                summary=h.summary,
+                url=h.url,
+                score=h.score,
+                answer=h.answer,
+                section=h.section,
+            )
+            for h in result.hits
         ],
     )
 
 
 @router.post("/kb/gaps", status_code=status.HTTP_201_CREATED)
 def report_gap(request: Request, gap: GapIn) -> dict[str, str]:
-    """A message the assistant could not answer (it did not understand it): a knowledge gap for trainers."""
-    record_gap(request.app.state.session_factory, gap.query, gap.channel, gap.reason)
+    """A message the assistant could not answer (not understood, or its answer did not help): a knowledge gap."""
+    record_gap(request.app.state.session_factory, gap.query, gap.channel, gap.reason, gap.article)
     return {"status": "recorded"}

@@ -69,8 +69,9 @@ class KbArticleVersion(Base):
 class KnowledgeGap(Base):
     """What residents asked that the assistant could not answer: input for new articles and training examples.
 
-    `reason` is "unsure_search" (the knowledgebase had no confident answer) or "not_understood" (the assistant did
-    not understand the message at all). `query` is stored redacted (civicdesk.privacy)."""
+    `reason` is "unsure_search" (the knowledgebase had no confident answer), "not_understood" (the assistant did
+    not understand the message at all) or "not_answered" (the resident said the article given, `top_slug`, did not
+    answer the question). `query` is stored redacted (civicdesk.privacy)."""
 
     __tablename__ = "knowledge_gap"
 

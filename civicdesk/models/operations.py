@@ -15,11 +15,12 @@ from civicdesk.models.base import Base
 
 
 class ComponentHeartbeat(Base):
-    """Last sign of life of a background process (the ingester), read by /health."""
+    """Last sign of life of a background process (each mailbox's ingester: `health.ingester_component`), read by
+    /health."""
 
     __tablename__ = "component_heartbeat"
 
-    component: Mapped[str] = mapped_column(String(64), primary_key=True)
+    component: Mapped[str] = mapped_column(String(320), primary_key=True)
     state: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str] = mapped_column(Text, default="")
     beat_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

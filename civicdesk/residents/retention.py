@@ -29,6 +29,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    inspect,
     or_,
     select,
     text,
@@ -294,8 +295,8 @@ def purge_tracker_senders(tracker_store: str, senders: Sequence[str]) -> int:
 
 
 def _has_events(connection: Connection) -> bool:
-    found = connection.execute(text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"))
-    return found.first() is not None
+    """Rasa makes its table on its first start: before that there is nothing to purge."""
+    return inspect(connection).has_table("events")
 
 
 MailStorePurge = Callable[[dt.datetime, bool], int]  # a mail source's purge_before(cutoff, apply)

@@ -73,6 +73,11 @@ async def test_search_sends_contract_request_and_parses_results(
         ),
         url="https://www.northvale.ca/kb/holiday-collection-schedule",
         score=0.47,
+        answer=(
+            "Christmas Day and New Year's Day\nCollection moves one day later only on these two days:\n"
+            "Christmas Day 2026: Friday, December 25; Saturday, December 26"
+        ),
+        section="Christmas Day and New Year's Day",
     )
 
 

@@ -15,12 +15,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from werkzeug import Request, Response
 
 from actions.clients.core import CoreClient
-from actions.knowledge import ActionSearchKnowledgebase
+from actions.knowledge import ActionRecordUnanswered, ActionSearchKnowledgebase
 
 # Explicit, so these run under any asyncio mode (the root pyproject's config does not set one).
 pytestmark = pytest.mark.asyncio
 
 SEARCH = "/api/v1/kb/search"
+GAPS = "/api/v1/kb/gaps"
 QUESTION = "When is garbage day on Maple Crescent in Harlow Falls?"
 TrackerFrom = Callable[..., Tracker]
 JsonLoader = Callable[[str], Any]
@@ -43,7 +44,11 @@ async def run(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[s
 
 
 def assert_unavailable(dispatcher: CollectingDispatcher, events: list[dict[str, Any]]) -> None:
-    assert events == [SlotSet("kb_outcome", "unavailable"), SlotSet("kb_choices", None)]
+    assert events == [
+        SlotSet("kb_question", QUESTION),
+        SlotSet("kb_outcome", "unavailable"),
+        SlotSet("kb_choices", None),
+    ]
     [message] = dispatcher.messages
     assert "can't reach our knowledgebase" in message["text"]
     assert "311" in message["text"] and "905-555-0100" in message["text"]
@@ -52,33 +57,106 @@ def assert_unavailable(dispatcher: CollectingDispatcher, events: list[dict[str, 
         assert leak not in message["text"]
 
 
-async def test_confident_answer_shows_summary_link_and_asks_if_it_helped(
+async def test_confident_answer_gives_the_passage_that_answers_then_the_link_and_asks_if_it_helped(
     core: HTTPServer,
     tracker_from: TrackerFrom,
     dispatcher: CollectingDispatcher,
     expect_search: ExpectSearch,
     load_fixture: JsonLoader,
 ) -> None:
-    expect_search(QUESTION).respond_with_json(load_fixture("kb_search_confident.json"))
+    found = load_fixture("kb_search_confident.json")
+    expect_search(QUESTION).respond_with_json(found)
 
     events = await run(dispatcher, tracker_from("question"))
 
     core.check_assertions()
-    assert events == [SlotSet("kb_outcome", "answered"), SlotSet("kb_choices", None)]
-    answer, question = dispatcher.messages
-    assert answer["text"].splitlines() == [
-        "Find your garbage and recycling day",
-        "Garbage, blue box and green bin are collected on the same weekday every week; "
-        "enter your address in the collection calendar to see yours.",
-        "More information: https://www.northvale.ca/kb/garbage-collection-day",
+    # The question and the article given are kept, for a "no" to become a knowledge gap.
+    assert events == [
+        SlotSet("kb_question", QUESTION),
+        SlotSet("kb_outcome", "answered"),
+        SlotSet("kb_article", "garbage-collection-day"),
+        SlotSet("kb_choices", None),
     ]
+    answer, question = dispatcher.messages
+    lines = answer["text"].splitlines()
+    # The article, the passage as the core rendered it (its section's heading, then a list, one line per item),
+    # and the link on its own line.
+    assert lines[0] == "Find your garbage and recycling day"
+    assert lines[1:-1] == found["results"][0]["answer"].splitlines()
+    assert lines[1] == "Look up your day"
+    assert lines[2].startswith("• Online: enter your address at northvale.ca/collectionday")
+    assert lines[-1] == "More on northvale.ca: https://www.northvale.ca/kb/garbage-collection-day"
+    assert found["results"][0]["summary"] not in answer["text"]  # the passage replaces the opening lines
     # Only the best result is shown when the core is confident.
-    assert "holiday" not in answer["text"].lower()
+    assert "holiday-collection-schedule" not in answer["text"] and len(dispatcher.messages) == 2
     assert question["text"] == "Did that answer your question?"
     assert question["buttons"] == [
         {"title": "Yes", "payload": "/affirm"},
         {"title": "No", "payload": "/deny"},
     ]
+
+
+@pytest.mark.parametrize("passage", [{}, {"answer": None, "section": None}, {"answer": "  ", "section": ""}])
+async def test_without_a_passage_the_summary_answers(
+    passage: dict[str, Any],
+    core: HTTPServer,
+    tracker_from: TrackerFrom,
+    dispatcher: CollectingDispatcher,
+    expect_search: ExpectSearch,
+    load_fixture: JsonLoader,
+) -> None:
+    """A core from before passages (no fields), or an answer from the article's opening (null section)."""
+    found = load_fixture("kb_search_confident.json")
+    top = {k: v for k, v in found["results"][0].items() if k not in ("answer", "section")}
+    found["results"] = [{**top, **passage}]
+    expect_search(QUESTION).respond_with_json(found)
+
+    await run(dispatcher, tracker_from("question"))
+
+    answer, _ = dispatcher.messages
+    assert answer["text"].splitlines() == [
+        "Find your garbage and recycling day",
+        top["summary"],
+        "More on northvale.ca: https://www.northvale.ca/kb/garbage-collection-day",
+    ]
+
+
+async def test_a_passage_without_its_heading_is_headed_with_the_section(
+    core: HTTPServer,
+    tracker_from: TrackerFrom,
+    dispatcher: CollectingDispatcher,
+    expect_search: ExpectSearch,
+    load_fixture: JsonLoader,
+) -> None:
+    """The core's passages open with their heading; one that does not is named after the article's title."""
+    found = load_fixture("kb_search_confident.json")
+    top = found["results"][0]
+    top["answer"] = top["answer"].removeprefix(f"{top['section']}\n")
+    expect_search(QUESTION).respond_with_json(found)
+
+    await run(dispatcher, tracker_from("question"))
+
+    lines = dispatcher.messages[0]["text"].splitlines()
+    assert lines[0] == "Find your garbage and recycling day: Look up your day"
+    assert lines[1].startswith("• Online:") and "Look up your day" not in lines[1:]
+
+
+@pytest.mark.parametrize("field", ["answer", "section"])
+async def test_a_passage_that_is_not_text_is_outside_the_contract(
+    field: str,
+    core: HTTPServer,
+    tracker_from: TrackerFrom,
+    dispatcher: CollectingDispatcher,
+    expect_search: ExpectSearch,
+    load_fixture: JsonLoader,
+) -> None:
+    found = load_fixture("kb_search_confident.json")
+    found["results"][0][field] = ["• a list, not a text"]
+    expect_search(QUESTION).respond_with_json(found)
+
+    events = await run(dispatcher, tracker_from("question"))
+
+    assert_unavailable(dispatcher, events)
 
 
 async def test_weak_results_are_offered_as_buttons_in_rank_order(
@@ -107,10 +185,10 @@ async def test_weak_results_are_offered_as_buttons_in_rank_order(
     assert slugs == ["property-tax-due-dates", "property-tax-payment-options", "seniors-tax-deferral"]
     assert all(b["payload"].startswith("/ask_question{") for b in buttons[:3])
     assert buttons[3]["payload"] == "/deny"
-    assert events[0] == SlotSet("kb_outcome", "choices")
-    assert events[1]["name"] == "kb_choices"
-    assert [c["slug"] for c in events[1]["value"]] == slugs
-    assert events[1]["value"][1]["summary"] == weak["results"][1]["summary"]
+    assert events[:2] == [SlotSet("kb_question", QUESTION), SlotSet("kb_outcome", "choices")]
+    assert events[2]["name"] == "kb_choices"
+    assert [c["slug"] for c in events[2]["value"]] == slugs
+    assert events[2]["value"][1]["summary"] == weak["results"][1]["summary"]
 
 
 async def test_no_results_says_so_and_offers_an_agent(
@@ -125,7 +203,11 @@ async def test_no_results_says_so_and_offers_an_agent(
     events = await run(dispatcher, tracker_from("question"))
 
     core.check_assertions()
-    assert events == [SlotSet("kb_outcome", "no_results"), SlotSet("kb_choices", None)]
+    assert events == [
+        SlotSet("kb_question", QUESTION),
+        SlotSet("kb_outcome", "no_results"),
+        SlotSet("kb_choices", None),
+    ]
     [message] = dispatcher.messages
     assert "couldn't find an answer" in message["text"]
     assert "agent" in message["text"]
@@ -139,7 +221,7 @@ async def test_confident_flag_without_results_counts_as_no_results(
 
     events = await run(dispatcher, tracker_from("question"))
 
-    assert events[0] == SlotSet("kb_outcome", "no_results")
+    assert events[1] == SlotSet("kb_outcome", "no_results")
 
 
 @pytest.mark.parametrize("status", [500, 503, 401, 404])
@@ -243,7 +325,7 @@ async def test_help_menu_topic_is_searched_instead_of_the_payload(
     events = await run(dispatcher, tracker_from("help_topic"))
 
     core.check_assertions()
-    assert events[0] == SlotSet("kb_outcome", "answered")
+    assert events[1] == SlotSet("kb_outcome", "answered")
 
 
 async def test_chosen_article_is_answered_from_the_offered_choices_without_a_search(
@@ -252,8 +334,8 @@ async def test_chosen_article_is_answered_from_the_offered_choices_without_a_sea
     events = await run(dispatcher, tracker_from("choice_picked"))
 
     assert core.log == []
-    # The choices stay, so another button from the same list still works.
-    assert events == [SlotSet("kb_outcome", "answered")]
+    # The choices stay, so another button from the same list still works; the question asked before stays too.
+    assert events == [SlotSet("kb_outcome", "answered"), SlotSet("kb_article", "property-tax-payment-options")]
     answer, question = dispatcher.messages
     assert answer["text"].startswith("Ways to pay your property tax\n")
     assert "https://www.northvale.ca/kb/property-tax-payment-options" in answer["text"]
@@ -273,7 +355,7 @@ async def test_chosen_article_no_longer_offered_is_searched_by_its_slug(
     events = await run(dispatcher, tracker_from("choice_picked", slots={**state["slots"], "kb_choices": None}))
 
     core.check_assertions()
-    assert events[0] == SlotSet("kb_outcome", "answered")
+    assert events[1] == SlotSet("kb_outcome", "answered")
 
 
 async def test_long_message_is_cut_before_searching(
@@ -303,3 +385,82 @@ async def test_nothing_to_search_for_asks_no_one(
 
     assert core.log == []
     assert events[0] == SlotSet("kb_outcome", "no_results")
+
+
+# ---- "No, that did not answer my question" ---------------------------------------------------------------
+
+
+def said_no(tracker_from: TrackerFrom, slots: dict[str, Any]) -> Tracker:
+    """The resident pressed "No" under an answer; the slots are what the search left."""
+    latest = {"text": "/deny", "intent": {"name": "deny", "confidence": 1.0}, "entities": []}
+    return tracker_from("question", latest_message=latest, slots={"kb_outcome": "answered", **slots})
+
+
+async def test_a_no_records_the_question_asked_and_the_article_given_as_a_knowledge_gap(
+    core: HTTPServer,
+    tracker_from: TrackerFrom,
+    dispatcher: CollectingDispatcher,
+    expect_search: ExpectSearch,
+    load_fixture: JsonLoader,
+    auth_header: dict[str, str],
+) -> None:
+    # The question goes through the search first: the slots it sets are the ones the "no" reads.
+    expect_search(QUESTION).respond_with_json(load_fixture("kb_search_confident.json"))
+    searched = await run(CollectingDispatcher(), tracker_from("question"))
+    slots = {event["name"]: event["value"] for event in searched}
+    gap = {"query": QUESTION, "channel": "chat", "reason": "not_answered", "article": "garbage-collection-day"}
+    core.expect_oneshot_request(GAPS, method="POST", json=gap, headers=auth_header).respond_with_json(
+        {"status": "recorded"}, status=201
+    )
+
+    events = await ActionRecordUnanswered().run(dispatcher, said_no(tracker_from, slots), {})
+
+    core.check_assertions()
+    assert events == []
+    assert dispatcher.messages == []  # the offer of an agent that follows is the rules' (utter_offer_agent)
+
+
+async def test_a_no_after_an_article_picked_from_choices_records_the_question_typed_before(
+    core: HTTPServer,
+    tracker_from: TrackerFrom,
+    dispatcher: CollectingDispatcher,
+    auth_header: dict[str, str],
+    load_fixture: JsonLoader,
+) -> None:
+    picked = load_fixture("tracker_choice_picked.json")
+    question = "question about paying my tax"
+    searched = await run(
+        CollectingDispatcher(), tracker_from("choice_picked", slots={**picked["slots"], "kb_question": question})
+    )
+    slots = {**picked["slots"], "kb_question": question, **{e["name"]: e["value"] for e in searched}}
+    gap = {"query": question, "channel": "chat", "reason": "not_answered", "article": "property-tax-payment-options"}
+    core.expect_oneshot_request(GAPS, method="POST", json=gap, headers=auth_header).respond_with_json(
+        {"status": "recorded"}, status=201
+    )
+
+    await ActionRecordUnanswered().run(dispatcher, said_no(tracker_from, slots), {})
+
+    core.check_assertions()
+
+
+async def test_a_no_without_a_question_kept_records_nothing(
+    core: HTTPServer, tracker_from: TrackerFrom, dispatcher: CollectingDispatcher
+) -> None:
+    events = await ActionRecordUnanswered().run(dispatcher, said_no(tracker_from, {"kb_question": None}), {})
+
+    assert events == [] and core.log == []
+
+
+async def test_a_gap_the_core_cannot_take_does_not_hold_up_the_conversation(
+    core_refusing: str,
+    tracker_from: TrackerFrom,
+    dispatcher: CollectingDispatcher,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    slots = {"kb_question": QUESTION, "kb_article": "garbage-collection-day"}
+
+    events = await ActionRecordUnanswered().run(dispatcher, said_no(tracker_from, slots), {})
+
+    assert events == [] and dispatcher.messages == []
+    assert "could not record a knowledge gap" in caplog.text
+    assert QUESTION not in caplog.text  # the resident's words stay out of the log

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.mailed_forms import ActionAskFormItem, ActionRequestMailedForm, ValidateMailedFormForm
@@ -216,6 +217,7 @@ async def test_a_misdirected_request_is_referred_to_the_best_match(
     await ActionRefer().run(dispatcher, form_tracker(question, "misdirected_request", form=None), {})
 
     core.check_assertions()
+    assert core.log and all("/kb/search" not in str(request.url) for request, _ in core.log)  # a match: no search
     [message] = dispatcher.messages
     assert message["text"].startswith(
         "That isn't handled by the Region, but this organization can help. Service Canada:"
@@ -224,14 +226,61 @@ async def test_a_misdirected_request_is_referred_to_the_best_match(
 
 
 @pytest.mark.parametrize("status", [200, 503])
-async def test_no_referral_found_offers_a_person(
-    status: int, core: HTTPServer, form_tracker: FormTracker, dispatcher: CollectingDispatcher
+@pytest.mark.parametrize("knowledgebase", [{"confident": False, "results": []}, None], ids=["unsure", "down"])
+async def test_no_referral_found_and_no_confident_article_offers_a_person(
+    status: int,
+    knowledgebase: dict[str, Any] | None,
+    core: HTTPServer,
+    form_tracker: FormTracker,
+    dispatcher: CollectingDispatcher,
+    load_fixture: Callable[[str], Any],
 ) -> None:
+    question = "who fixes my cell phone"
     core.expect_oneshot_request("/api/v1/referrals/lookup").respond_with_json(
         {"query": "x", "results": []}, status=status
     )
+    search = core.expect_oneshot_request(
+        "/api/v1/kb/search", query_string={"q": question, "channel": "chat", "limit": "3"}
+    )
+    if knowledgebase is None:
+        search.respond_with_json({"detail": "down"}, status=503)
+    else:
+        search.respond_with_json({"query": question, **knowledgebase})
 
-    await ActionRefer().run(dispatcher, form_tracker("who fixes my cell phone", "misdirected_request", form=None), {})
+    events = await ActionRefer().run(dispatcher, form_tracker(question, "misdirected_request", form=None), {})
 
+    core.check_assertions()
     [message] = dispatcher.messages
+    assert message["text"].startswith("That may be handled by another organization")
     assert message["buttons"] == [{"title": "Talk to a person", "payload": "/request_human"}]
+    assert events == [SlotSet("kb_outcome", None)]
+
+
+async def test_a_question_taken_for_a_referral_is_answered_when_an_article_answers_it_with_confidence(
+    core: HTTPServer, form_tracker: FormTracker, dispatcher: CollectingDispatcher
+) -> None:
+    """No organization in the directory, a confident article: it was a question about the Region's services."""
+    question = "what hours can my neighbour use power tools"
+    core.expect_oneshot_request("/api/v1/referrals/lookup").respond_with_json({"query": question, "results": []})
+    noise = {
+        "slug": "noise-bylaw",
+        "title": "Noise by-law and quiet hours",
+        "summary": "The noise by-law is the same in all five area municipalities.",
+        "url": "https://www.northvale.ca/bylaw/noise",
+        "score": 0.83,
+        "answer": "Construction, renovation, using power tools: Monday to Saturday, 7:00 a.m. to 7:00 p.m.",
+        "section": "Construction and yard work",
+    }
+    core.expect_oneshot_request("/api/v1/kb/search").respond_with_json(
+        {"query": question, "confident": True, "results": [noise]}
+    )
+
+    events = await ActionRefer().run(dispatcher, form_tracker(question, "misdirected_request", form=None), {})
+
+    core.check_assertions()
+    answer, asked = dispatcher.messages
+    assert "Monday to Saturday, 7:00 a.m. to 7:00 p.m." in answer["text"]
+    assert answer["text"].endswith("More on northvale.ca: https://www.northvale.ca/bylaw/noise")
+    assert "another organization" not in answer["text"]
+    assert asked["text"] == "Did that answer your question?"
+    assert SlotSet("kb_outcome", "answered") in events and SlotSet("kb_question", question) in events

@@ -8,6 +8,7 @@ import json
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -200,6 +201,9 @@ HANDOFF = {
 MENU_PAYLOAD = '/ask_question{"kb_query": "garbage day"}'
 
 
+SLOW_ANSWER_SECONDS = 3.0  # under the gateway's 10 s limit on the assistant (RASA_TIMEOUT_SECONDS)
+
+
 class FakeRasa:
     """Rasa's REST webhook with scripted answers on loopback; remembers every (sender, message) it was sent.
     Console and widget tests use it to check exactly what the gateway sends the assistant."""
@@ -236,6 +240,8 @@ class FakeRasa:
             return [{"text": "Pick a topic.", "buttons": [{"title": "Garbage and recycling", "payload": MENU_PAYLOAD}]}]
         if message == "markup please":
             return [{"text": SCRIPT}]
+        if message.startswith("slowly"):  # an assistant that takes a while: the widget's "typing" can be seen
+            time.sleep(SLOW_ANSWER_SECONDS)
         return [{"text": f"You said: {message}"}]
 
 

@@ -13,6 +13,9 @@
   const STORE_ID = "northvale-chat-conversation";
   const STORE_OPEN = "northvale-chat-open";
   const MAX_CHARS = 2000;
+  // The gateway gives up on the assistant after 10 seconds and tells the resident so (RASA_TIMEOUT_SECONDS):
+  // "typing" that lasts twice that long has lost its answer, and stops rather than spin forever.
+  const TYPING_TIMEOUT_MS = 20000;
   const timeFormat = new Intl.DateTimeFormat("en-CA", { hour: "numeric", minute: "2-digit", timeZone: "America/Toronto" });
 
   function el(tag, className, text) {
@@ -76,7 +79,11 @@
   closeButton.setAttribute("aria-label", "Minimize the chat");
   const endButton = el("button", "nvc-end", "End chat");
   endButton.type = "button";
-  header.append(title, endButton, closeButton);
+  // The buttons keep their words whole (never clipped): at narrow widths or high zoom they wrap, as a pair,
+  // under the title.
+  const actions = el("div", "nvc-actions");
+  actions.append(endButton, closeButton);
+  header.append(title, actions);
 
   const notice = el("p", "nvc-notice");
   notice.append(
@@ -116,7 +123,14 @@
   send.type = "submit";
   form.append(inputLabel, input, send);
 
-  panel.append(header, notice, log, status, problem, form);
+  // Shown once the chat has ended (by the resident or an agent): its input is closed, a new chat starts here.
+  const restart = el("div", "nvc-restart");
+  restart.hidden = true;
+  const restartButton = el("button", "nvc-send", "Start a new chat");
+  restartButton.type = "button";
+  restart.appendChild(restartButton);
+
+  panel.append(header, notice, log, status, problem, form, restart);
   root.append(panel, launcher);
   document.body.appendChild(root);
 
@@ -126,6 +140,11 @@
   let conversationId = stored(STORE_ID);
   let connected = false;
   const pending = [];
+  // Who answers now, as the gateway last said ({"type": "state", "owner": "bot" | "waiting" | "agent" |
+  // "closed", ...}); `owner` before it, to say "back with the assistant" after an agent.
+  let state = { owner: "bot" };
+  let stateLine = "";
+  let typingTimer = null;
 
   function authorName(message) {
     if (message.author === "resident") return "You";
@@ -134,8 +153,21 @@
     return "Service First";
   }
 
+  // The assistant's suggestions answer its last message only; the callback offer stays while the resident waits.
   function clearQuickReplies() {
-    list.querySelectorAll(".nvc-replies").forEach(function (group) { group.remove(); });
+    list.querySelectorAll(".nvc-replies:not(.nvc-offer)").forEach(function (group) { group.remove(); });
+  }
+
+  // Buttons that no longer work are disabled, not removed: screen readers announce them as unavailable and
+  // their group says why.
+  function retire(groups, why) {
+    groups.forEach(function (group) {
+      group.querySelectorAll("button, input, textarea").forEach(function (control) { control.disabled = true; });
+      if (!group.dataset.retired) {
+        group.dataset.retired = "1";
+        if (group.hasAttribute("aria-label")) group.setAttribute("aria-label", group.getAttribute("aria-label") + ", " + why);
+      }
+    });
   }
 
   function addMessage(message) {
@@ -243,7 +275,108 @@
     });
   }
 
-  function setStatus(text) { status.textContent = text; }
+  function setStatus(text) {
+    if (status.textContent !== text) status.textContent = text; // the same words are not announced twice
+  }
+
+  // ---- states: assistant, typing, waiting for an agent, agent, ended ---------------------------------------
+  // Each is told in words in the status line (a live region, so screen readers announce the change), never by
+  // colour alone.
+  function minutes(count) { return count === 1 ? "about 1 minute" : "about " + count + " minutes"; }
+
+  function describe(next, previous) {
+    if (next.owner === "waiting") {
+      const place = next.position ? " You are number " + next.position + " in the queue." : "";
+      let wait = "An agent will be with you as soon as possible.";
+      if (next.away) wait = "Our agents are away now: you can keep your place, ask for a callback or leave a message.";
+      else if (next.wait_minutes) wait = "Expected wait: " + minutes(next.wait_minutes) + ", from how long recent chats waited.";
+      return "Waiting for a Service First agent." + place + " " + wait;
+    }
+    if (next.owner === "agent") {
+      return "An agent has joined: you are chatting with " + (next.agent ? next.agent + " from Service First." : "a Service First agent.");
+    }
+    if (next.owner === "closed") {
+      return "This chat has ended. Its buttons no longer work. To ask something else, start a new chat.";
+    }
+    if (previous === "agent" || previous === "waiting") return "You are chatting with the virtual assistant again.";
+    return "";
+  }
+
+  function applyState(next) {
+    const previous = state.owner;
+    state = next;
+    panel.dataset.state = next.owner;
+    stopTyping();
+    const changed = previous !== next.owner;
+    // An unchanged owner keeps its line (e.g. "back with the assistant"); a new one says what it is.
+    stateLine = describe(next, changed ? previous : "") || (changed ? "" : stateLine);
+    setStatus(stateLine);
+    if (next.owner === "closed") showEnded();
+    else if (previous === "closed") showOpen();
+    if (next.owner === "agent" || next.owner === "bot") {
+      // Not waiting any more: the callback offer is moot (the gateway would refuse it).
+      retire(list.querySelectorAll(":scope > .nvc-offer, :scope > .nvc-offer-form"), "no longer needed: you are no longer waiting");
+    }
+    log.scrollTop = log.scrollHeight; // the state line (and "Start a new chat") took room: keep the latest in view
+  }
+
+  function showTyping() {
+    panel.classList.add("nvc-busy");
+    setStatus("The assistant is typing…");
+    window.clearTimeout(typingTimer);
+    typingTimer = window.setTimeout(stopTyping, TYPING_TIMEOUT_MS);
+  }
+
+  function stopTyping() {
+    window.clearTimeout(typingTimer);
+    typingTimer = null;
+    if (!panel.classList.contains("nvc-busy")) return;
+    panel.classList.remove("nvc-busy");
+    setStatus(stateLine);
+  }
+
+  // An ended chat: its buttons and fields are disabled (screen readers announce them as unavailable), the
+  // message box too, and "Start a new chat" takes the place of "End chat". The survey stays usable.
+  function showEnded() {
+    retire(list.querySelectorAll(":scope > :not(.nvc-survey)"), "no longer available: this chat has ended");
+    input.disabled = true;
+    send.disabled = true;
+    input.placeholder = "This chat has ended";
+    endButton.hidden = true;
+    restart.hidden = false;
+    // Focus on a control that no longer works (or lost with it) moves to the way forward.
+    const active = document.activeElement;
+    if (!panel.hidden && (!active || active === document.body || active.disabled || active === endButton)) {
+      restartButton.focus();
+    }
+  }
+
+  function showOpen() {
+    input.disabled = false;
+    send.disabled = false;
+    input.placeholder = "Type your question";
+    endButton.hidden = false;
+    restart.hidden = true;
+  }
+
+  // A new conversation: the ended one is forgotten and a fresh socket asks the gateway for a new id.
+  function startNewChat() {
+    conversationId = null;
+    store(STORE_ID, null);
+    list.replaceChildren();
+    problem.textContent = "";
+    state = { owner: "bot" };
+    stateLine = "";
+    setStatus("");
+    showOpen();
+    panel.dataset.state = "bot";
+    const old = socket;
+    socket = null;
+    connected = false;
+    if (old) old.close();
+    connect();
+    input.focus();
+  }
 
   function transmit(data) {
     problem.textContent = "";
@@ -252,6 +385,7 @@
   }
 
   function say(text, payload) {
+    if (state.owner === "closed") return; // an ended chat's controls are disabled; nothing more is sent
     clearQuickReplies();
     addMessage({ author: "resident", text: text, at: new Date().toISOString() });
     const data = { type: "message", text: text };
@@ -261,44 +395,49 @@
 
   function connect() {
     if (socket) return;
-    forgotten = false;
     const scheme = origin.startsWith("https:") ? "wss:" : "ws:";
     const url = scheme + origin.slice(origin.indexOf("//")) + "/chat/ws" +
       (conversationId ? "?conversation=" + encodeURIComponent(conversationId) : "");
-    socket = new WebSocket(url);
-    socket.addEventListener("open", function () { connected = true; retry = 1000; });
-    socket.addEventListener("message", function (event) {
+    const ws = new WebSocket(url);
+    socket = ws;
+    // A socket replaced by a new chat may still deliver or close: only the current one is listened to.
+    ws.addEventListener("open", function () {
+      if (socket !== ws) return;
+      connected = true;
+      retry = 1000;
+    });
+    ws.addEventListener("message", function (event) {
+      if (socket !== ws) return;
       const data = JSON.parse(event.data);
       if (data.type === "conversation") {
         conversationId = data.id;
         store(STORE_ID, data.id);
         render(data.history);
-        setStatus(data.position ? "You are number " + data.position + " in the queue for an agent." : "");
         if (data.history.length === 0) {
           addMessage({ author: "system", text: "Hello! Ask a question about Regional or local services, or type \"agent\" to talk to a person." });
         }
-        while (pending.length) socket.send(JSON.stringify(pending.shift()));
+        applyState(data.state || { owner: data.owner });
+        while (pending.length) ws.send(JSON.stringify(pending.shift()));
       } else if (data.type === "typing") {
-        setStatus("The assistant is typing…");
-        panel.classList.add("nvc-busy");
+        showTyping();
       } else if (data.type === "message") {
-        panel.classList.remove("nvc-busy");
-        setStatus(data.position ? "You are number " + data.position + " in the queue for an agent." : "");
+        stopTyping();
         if (!list.querySelector('[data-id="' + data.id + '"]')) addMessage(data);
-        if (ended && data.author === "system") forgetConversation();
-      } else if (data.type === "queue") {
-        setStatus("You are number " + data.position + " in the queue for an agent.");
+        if (data.state) applyState(data.state); // the change this message tells of ("has joined", ended...)
+        else if (state.owner === "closed") showEnded(); // anything arriving in an ended chat is inert too
+      } else if (data.type === "state") {
+        applyState(data);
       } else if (data.type === "error") {
-        panel.classList.remove("nvc-busy");
-        setStatus("");
+        stopTyping();
         problem.textContent = data.message;
       }
     });
-    socket.addEventListener("close", function () {
+    ws.addEventListener("close", function () {
+      if (socket !== ws) return;
       socket = null;
       connected = false;
-      panel.classList.remove("nvc-busy");
-      if (!panel.hidden && !forgotten) {  // an ended chat waits for the next message to start anew
+      stopTyping();
+      if (!panel.hidden) {
         setStatus("Reconnecting…");
         window.setTimeout(connect, retry);
         retry = Math.min(retry * 2, 30000);
@@ -307,7 +446,6 @@
   }
 
   // ---- ending the chat, with the end-of-chat survey ------------------------------------------------------
-  let ended = false; // the resident ended this conversation: the next message starts a new one
   function showSurvey() {
     if (list.querySelector(".nvc-survey")) { list.querySelector(".nvc-survey input").focus(); return; }
     const item = el("li", "nvc-survey");
@@ -348,21 +486,10 @@
       if (picked) data.rating = Number(picked.value);
       if (comment.value.trim()) data.comment = comment.value.trim();
       item.remove();
-      transmit(data);
-      ended = true;
+      transmit(data); // the gateway answers with the thanks and the ended state, which moves focus on
       input.focus();
     });
     group.querySelector("input").focus();
-  }
-
-  // After the end, the conversation is forgotten: the next message opens a new one.
-  let forgotten = false;
-  function forgetConversation() {
-    ended = false;
-    forgotten = true;
-    conversationId = null;
-    store(STORE_ID, null);
-    if (socket) socket.close();
   }
 
   // ---- opening, closing, typing --------------------------------------------------------------------------
@@ -386,6 +513,7 @@
   launcher.addEventListener("click", open);
   closeButton.addEventListener("click", close);
   endButton.addEventListener("click", showSurvey);
+  restartButton.addEventListener("click", startNewChat);
   panel.addEventListener("keydown", function (event) {
     if (event.key === "Escape") close();
   });

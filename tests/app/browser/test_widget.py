@@ -178,6 +178,8 @@ def test_ending_the_chat_asks_for_a_rating_and_the_next_message_starts_afresh(pa
         ended = chat.find(session, first)
         assert (ended.owner, ended.rating, ended.rating_comment) == ("closed", 4, "Clear answer.")
     engine.dispose()
+    expect(page.locator("#nvc-input")).to_be_disabled()  # an ended chat takes no more; a new one is started
+    page.get_by_role("button", name="Start a new chat").click()
     page.locator("#nvc-input").fill("And the hazardous waste depot?")
     page.locator("#nvc-input").press("Enter")
     bot_says(page, "You said: And the hazardous waste depot?")

@@ -4,6 +4,8 @@ on one mailbox, a malformed message first in the batch, and the database unavail
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -25,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from civicdesk import migrate
 from civicdesk.db import make_engine, make_session_factory
+from civicdesk.health import ingester_component
 from civicdesk.models import ComponentHeartbeat, InboundEmail
 from civicdesk.settings import PROJECT_ROOT
 from email_ingest.imap import ImapAccount, ImapSource
@@ -243,7 +246,7 @@ def test_the_database_down_for_a_while(mailbox: Mailbox, private_postgres: Postg
         worker.join(timeout=60)
     assert_exactly_once(factory, mailbox, ids_of(first + second))
     with factory() as session:
-        heartbeat = session.get(ComponentHeartbeat, "ingester")
+        heartbeat = session.get(ComponentHeartbeat, ingester_component(source(mailbox, factory).name))
         assert heartbeat is not None and heartbeat.state == "ok"
     engine.dispose()
 
@@ -274,3 +277,45 @@ def test_the_running_ingester_serves_metrics_that_count_its_mail(
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def test_two_ingesters_share_two_mailboxes_and_one_takes_over_when_the_other_is_killed(
+    mailbox: Mailbox, dovecot: Dovecot, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Each mailbox is read by one ingester at a time (its lease); when that ingester dies, the other reads it."""
+    roads = dovecot.new_mailbox()  # a department's own address on the same server
+    url = session_factory.kw["bind"].url.render_as_string(hide_password=False)
+    more = json.dumps([{"username": roads.user, "password": roads.password}])
+    env = {**cli_env(mailbox, url, tmp_path), "CIVICDESK_IMAP_MORE_MAILBOXES": more}
+    ingesters = [subprocess.Popen([*CIVICDESK, "ingest"], env=env, cwd=PROJECT_ROOT) for _ in range(2)]
+    try:
+        first, first_roads = messages(5, "main-1"), messages(5, "roads-1")
+        append(mailbox, first)
+        append(roads, first_roads)
+        wait_until_stored(session_factory, 10)
+        ingesters[0].send_signal(signal.SIGKILL)
+        ingesters[0].wait(timeout=30)
+        second, second_roads = messages(5, "main-2"), messages(5, "roads-2")
+        append(mailbox, second)
+        append(roads, second_roads)
+        wait_until_stored(session_factory, 20)  # the survivor takes both mailboxes once the leases lapse (2 s)
+    finally:
+        for ingester in ingesters:
+            with contextlib.suppress(ProcessLookupError):
+                ingester.send_signal(signal.SIGTERM)
+            ingester.wait(timeout=30)
+    with session_factory() as session:
+        ids = session.scalars(select(InboundEmail.message_id)).all()
+    assert sorted(ids) == sorted(ids_of(first + second + first_roads + second_roads)), "lost or stored twice"
+    for box in (mailbox, roads):
+        assert folder_sizes(box) == {"INBOX": 0, "Processed": 10, "Quarantine": 0}
+    with session_factory() as session:
+        beats = session.scalars(select(ComponentHeartbeat.component)).all()
+    assert {ingester_component(source(box, session_factory).name) for box in (mailbox, roads)} <= set(beats)
+
+
+def wait_until_stored(factory: sessionmaker[Session], count: int) -> None:
+    deadline = time.monotonic() + 90
+    while stored(factory) < count and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert stored(factory) == count

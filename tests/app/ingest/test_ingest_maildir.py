@@ -9,7 +9,7 @@ from helpers import resident_email
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from civicdesk.health import INGESTER
+from civicdesk.health import ingester_component
 from civicdesk.models import ComponentHeartbeat, InboundEmail
 from email_ingest.maildir import MaildirSource
 from email_ingest.runner import beat, ingest_once
@@ -82,10 +82,10 @@ def test_oversize_and_unreadable_messages_are_quarantined_not_lost(
 
 
 def test_heartbeat_is_recorded(session_factory: sessionmaker[Session]) -> None:
-    beat(session_factory, "ok", "maildir: last pass stored 0")
-    beat(session_factory, "ok", "maildir: last pass stored 2")
+    beat(session_factory, "maildir:/var/mail", "ok", "last pass stored 0")
+    beat(session_factory, "maildir:/var/mail", "ok", "last pass stored 2")
     with session_factory() as session:
-        heartbeat = session.get(ComponentHeartbeat, INGESTER)
+        heartbeat = session.get(ComponentHeartbeat, ingester_component("maildir:/var/mail"))
         assert heartbeat is not None and heartbeat.detail.endswith("stored 2")
 
 

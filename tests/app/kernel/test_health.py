@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from civicdesk.app import create_app
 from civicdesk.db import transaction, utcnow
-from civicdesk.health import INGESTER
+from civicdesk.health import ingester_component
 from civicdesk.models import ComponentHeartbeat
 from civicdesk.settings import Settings
 
@@ -45,9 +45,10 @@ def answering(settings: Settings) -> Iterator[None]:
         server.server_close()
 
 
-def set_heartbeat(factory: sessionmaker[Session], age: timedelta) -> None:
+def set_heartbeat(factory: sessionmaker[Session], age: timedelta, mailbox: str = "maildir:/var/mail") -> None:
     with transaction(factory) as session:
-        session.merge(ComponentHeartbeat(component=INGESTER, state="ok", detail="maildir", beat_at=utcnow() - age))
+        component = ingester_component(mailbox)
+        session.merge(ComponentHeartbeat(component=component, state="ok", detail="waiting", beat_at=utcnow() - age))
 
 
 def test_nothing_running_is_reported_component_by_component(settings: Settings, engine: Engine) -> None:
@@ -74,6 +75,15 @@ def test_a_silent_ingester_is_stale(
     set_heartbeat(session_factory, timedelta(minutes=10))
     body = TestClient(create_app(settings)).get("/health").json()
     assert body["components"]["ingester"]["state"] == "stale"
+
+
+def test_one_silent_mailbox_among_several_is_reported(
+    settings: Settings, engine: Engine, session_factory: sessionmaker[Session], answering: None
+) -> None:
+    set_heartbeat(session_factory, timedelta(seconds=1), "imap://servicefirst@mail.northvale.ca:993/INBOX")
+    set_heartbeat(session_factory, timedelta(minutes=10), "imap://roads@mail.northvale.ca:993/INBOX")
+    ingester = TestClient(create_app(settings)).get("/health").json()["components"]["ingester"]
+    assert ingester["state"] == "stale" and ingester["detail"].startswith("imap://roads@")
 
 
 def test_an_unmigrated_database_is_reported(settings: Settings) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from helpers import add_resident_records, free_port
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
@@ -125,22 +125,22 @@ def test_a_schedule_below_the_minimum_or_with_unknown_types_is_refused(overrides
         retention.periods(overrides)
 
 
-def test_the_assistants_trackers_past_the_period_are_deleted(tmp_path: Path) -> None:
-    """The table as Rasa's SQL tracker store makes it (the real store is exercised in test_chat_rasa.py)."""
-    import sqlite3
-
-    tracker_db = tmp_path / "trackers.db"
-    with sqlite3.connect(tracker_db) as db:
-        db.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT, type_name TEXT, timestamp REAL)")
+def test_the_assistants_trackers_past_the_period_are_deleted(database_url: str) -> None:
+    """The table as Rasa's SQL tracker store makes it, in a SQLite file or in PostgreSQL where several Rasa servers
+    share it (the real store is exercised in test_chat_rasa.py and test_cluster.py)."""
+    engine = create_engine(database_url)
+    with engine.begin() as db:
+        db.execute(text("CREATE TABLE events (sender_id TEXT, type_name TEXT, timestamp REAL)"))
         for sender, age in (("old", 900), ("recent", 10), ("spans", 900), ("spans", 5)):
             db.execute(
-                "INSERT INTO events (sender_id, type_name, timestamp) VALUES (?, 'user', ?)",
-                (sender, (NOW - age * DAY).timestamp()),
+                text("INSERT INTO events (sender_id, type_name, timestamp) VALUES (:sender, 'user', :at)"),
+                {"sender": sender, "at": (NOW - age * DAY).timestamp()},
             )
-    assert retention.purge_trackers(tracker_db, NOW - 730 * DAY, apply=False) == 1
-    assert retention.purge_trackers(tracker_db, NOW - 730 * DAY, apply=True) == 1
-    with sqlite3.connect(tracker_db) as db:
-        assert sorted({row[0] for row in db.execute("SELECT sender_id FROM events")}) == ["recent", "spans"]
+    assert retention.purge_trackers(database_url, NOW - 730 * DAY, apply=False) == 1
+    assert retention.purge_trackers(database_url, NOW - 730 * DAY, apply=True) == 1
+    with engine.connect() as db:
+        assert sorted(set(db.execute(text("SELECT sender_id FROM events")).scalars())) == ["recent", "spans"]
+    engine.dispose()
 
 
 @pytest.fixture

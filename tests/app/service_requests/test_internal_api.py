@@ -68,6 +68,21 @@ def test_a_message_the_assistant_did_not_understand_is_a_redacted_knowledge_gap(
         )
 
 
+def test_an_answer_the_resident_said_did_not_help_is_a_knowledge_gap_with_its_article(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    gap = {"query": "what hours can I run a table saw", "reason": "not_answered", "article": "noise-bylaw"}
+    assert client.post("/api/v1/kb/gaps", json=gap).status_code == 201
+    with session_factory() as session:
+        stored = session.scalars(select(KnowledgeGap)).one()
+        assert (stored.query, stored.reason, stored.top_slug, stored.top_score) == (
+            "what hours can I run a table saw",
+            "not_answered",
+            "noise-bylaw",
+            None,
+        )
+
+
 def test_a_knowledge_gap_without_text_or_with_an_unknown_reason_is_refused(
     client: TestClient, session_factory: sessionmaker[Session]
 ) -> None:

@@ -9,11 +9,14 @@ and served by each worker; Ctrl-C stops everything.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,13 +25,13 @@ from pathlib import Path
 import httpx
 import pytest
 import websockets
-from helpers import port_is_free
+from helpers import make_settings, port_is_free
 from sqlalchemy import create_engine, text
 
 from civicdesk.cli.cluster import Layout
 from civicdesk.settings import PROJECT_ROOT
 
-STARTUP_SECONDS = 420  # two Rasa servers load their models at the same time
+STARTUP_SECONDS = 600  # two Rasa servers load their models at the same time (7 min on a busy 2-core machine)
 MESSAGES = 20
 
 
@@ -41,11 +44,21 @@ def free_layout(tmp_path: Path) -> Layout:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Layout]:
-    tmp_path = tmp_path_factory.mktemp("cluster")
+def cluster() -> Iterator[Layout]:
+    # PostgreSQL runs as the `postgres` user when we are root: its data must be reachable from /, which
+    # pytest's own temporary folders (0700) are not.
+    tmp_path = Path(tempfile.mkdtemp(prefix="civicdesk-cluster-"))
+    tmp_path.chmod(0o755)
     layout = free_layout(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CIVICDESK_")}
-    env.update(CIVICDESK_ENV="test", CIVICDESK_PORT=str(layout.public), CIVICDESK_VAR_DIR=str(tmp_path / "var"))
+    settings = make_settings(tmp_path)
+    env.update(
+        CIVICDESK_ENV="test",
+        CIVICDESK_PORT=str(layout.public),
+        CIVICDESK_VAR_DIR=str(settings.var_dir),
+        CIVICDESK_SECRET_KEY=settings.secret_key.get_secret_value(),
+        CIVICDESK_ACTIONS_TOKEN=settings.actions_token.get_secret_value(),
+    )
     log_path = tmp_path / "cluster.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
@@ -69,7 +82,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Layout]:
         assert status.get("status") == "ok", f"{status}\n{log_path.read_text()[-4000:]}"
         yield layout
     finally:
-        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends
+        with contextlib.suppress(ProcessLookupError):  # gone already if it failed to start
+            os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends
         try:
             process.wait(timeout=90)
         except subprocess.TimeoutExpired:
@@ -78,6 +92,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Layout]:
             pytest.fail("the cluster did not stop within 90 s of Ctrl-C")
     time.sleep(1)
     assert all(port_is_free(port) for _, port in layout.ports()), "a process still listens after Ctrl-C"
+    shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 async def chat(url: str, text: str) -> list[dict[str, object]]:

@@ -7,6 +7,8 @@ was made with; the core checks that, and answers an unknown reference and a wron
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,29 +22,26 @@ from actions import parsing
 from actions.clients.core import (
     AppointmentType,
     Booking,
+    Clinic,
     CoreAPIError,
     CoreClient,
     NotFound,
+    OpenSlot,
     PublicEvent,
     Refused,
 )
 from actions.clients.core import Contact as CoreContact
-from actions.forms import TaskFormValidation, entity, rejected
+from actions.forms import TaskFormValidation, entity, latest_text, rejected
 from actions.handoff import clear_task
 
 logger = logging.getLogger(__name__)
 
-SLOTS_OFFERED = 6
+# Times offered at once, spread over days and parts of the day, and how many open times of one clinic are read
+# to choose them (a day of 10-minute slots is 42).
+TIMES_OFFERED = 4
+SLOTS_SEARCHED = 100
 EVENTS_LISTED = 6
 MAX_PARTY = 10
-# Where each area municipality's residents are seen (appointment location codes).
-CLINIC_FOR = {
-    "City of Northvale": "northvale_hq",
-    "City of Harlow Falls": "harlow_falls_office",
-    "Town of Pinecrest": "pinecrest_community_centre",
-    "Town of Port Sable": "port_sable_clinic",
-    "Township of Elm Ridge": "elm_ridge_office",
-}
 BOOKINGS_DOWN = (
     "Sorry, I can't reach our booking system right now. Please try again in a few minutes, or call Northvale "
     "Public Health at 905-555-0123, Monday to Friday, 8:30 a.m. to 4:30 p.m."
@@ -74,18 +73,80 @@ def type_buttons(types: list[AppointmentType]) -> list[dict[str, str]]:
 
 
 def slot_title(slot: dict[str, Any]) -> str:
-    return f"{parsing.say_time(slot['starts_at'])}, {slot['location_name']}"
+    return parsing.say_time(slot["starts_at"])
+
+
+def conversation_now(tracker: Tracker) -> dt.datetime:
+    """The time of the resident's latest message (days such as "Thursday" are counted from it), Region time."""
+    stamp = next((e.get("timestamp") for e in reversed(tracker.events) if e.get("event") == "user"), None)
+    moment = dt.datetime.fromtimestamp(stamp, dt.timezone.utc) if stamp else dt.datetime.now(dt.timezone.utc)  # noqa: UP017
+    return moment.astimezone(parsing.REGION_TZ)
+
+
+def _moment(slot: OpenSlot) -> dt.datetime:
+    return parsing.parse_time(slot.starts_at)
+
+
+def _part_of_day(moment: dt.datetime) -> int:
+    return 0 if moment.hour < 12 else 1 if moment.hour < 17 else 2
+
+
+def spread(slots: list[OpenSlot], count: int = TIMES_OFFERED) -> list[OpenSlot]:
+    """A few times to choose from, not the next few minutes of one morning: taken in the order given (soonest, or
+    nearest what was asked), first one per day and part of the day, then others at least an hour from those
+    taken; returned in time order."""
+    taken: list[OpenSlot] = []
+    seen: set[tuple[dt.date, int]] = set()
+    for slot in slots:
+        bucket = (_moment(slot).date(), _part_of_day(_moment(slot)))
+        if bucket not in seen and len(taken) < count:
+            seen.add(bucket)
+            taken.append(slot)
+    for slot in slots:
+        if len(taken) >= count:
+            break
+        if all(abs((_moment(slot) - _moment(t)).total_seconds()) >= 3600 for t in taken):
+            taken.append(slot)
+    return sorted(taken, key=lambda s: s.starts_at)
+
+
+def choose_times(slots: list[OpenSlot], wish: parsing.TimeWish | None) -> tuple[list[OpenSlot], bool]:
+    """The times to offer from one clinic's open times, and whether they fit the wish (else: the nearest)."""
+    if wish is None:
+        return spread(slots), True
+    fitting = [s for s in slots if wish.fits(_moment(s))]
+    if fitting:
+        return spread(fitting), True
+    return spread(sorted(slots, key=lambda s: (wish.distance(_moment(s)), s.starts_at))), False
+
+
+def clinic_for(municipality: str | None, clinics: tuple[Clinic, ...]) -> Clinic | None:
+    """The clinic in the resident's area municipality, when the appointment is given there."""
+    city = parsing.MAILING_CITIES.get(municipality or "")
+    return next((c for c in clinics if city and c.city == city), None)
+
+
+def short_place(clinic: Clinic) -> str:
+    return f"{clinic.name}, {clinic.address}, {clinic.city}"
 
 
 class AppointmentValidation(TaskFormValidation):
-    """Choosing a kind of appointment and one of the open times offered."""
+    """Choosing a kind of appointment and one of the open times offered, or saying when and where suits."""
 
     async def required_slots(
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[str]:
-        # municipality is in the domain's list only so a "Harlow Falls" in any answer narrows the clinics
-        # offered; it is never asked for.
+        # municipality is in the domain's list only so a "Harlow Falls" in any answer chooses the clinic; it is
+        # never asked for.
         return [slot for slot in domain_slots if slot != "municipality"]
+
+    def read_answer(self, slot: str, text: str, tracker: Tracker) -> dict[str, Any]:
+        """At the time question, "next week" or "Harlow Falls?" answer it whatever intent they were read as."""
+        if slot == "appointment_slot" and (
+            parsing.time_wish(text, conversation_now(tracker)) or parsing.municipality(text)
+        ):
+            return {"appointment_slot": text}
+        return super().read_answer(slot, text, tracker)
 
     async def validate_appointment_type(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -98,7 +159,11 @@ class AppointmentValidation(TaskFormValidation):
             return {"appointment_type": None}
         found = match_type(str(value or ""), types)
         if len(found) == 1:
-            return {"appointment_type": found[0].code, "appointment_slot": None, "offered_slots": None}
+            chosen = {"appointment_type": found[0].code, "appointment_slot": None, "offered_slots": None}
+            said = parsing.clean(latest_text(tracker))
+            if self.first_turn(tracker, domain) and parsing.time_wish(said, conversation_now(tracker)):
+                chosen["appointment_wish"] = said  # "a flu shot on Thursday afternoon": asked once
+            return chosen
         if self.first_turn(tracker, domain) and not found:
             return {"appointment_type": None}
         dispatcher.utter_message(text="Which kind of appointment do you mean?", buttons=type_buttons(found or types))
@@ -107,16 +172,36 @@ class AppointmentValidation(TaskFormValidation):
     def validate_appointment_slot(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        """A time offered (button, "the second one", "Tuesday at 10"), or a day, time or place to search."""
         offered = tracker.get_slot("offered_slots") or []
         chosen = entity(tracker, "slot_id") or ""
         ids = [str(slot["id"]) for slot in offered]
+        said = str(value or "")
         if chosen not in ids:
-            index = parsing.choice_index(str(value or ""), len(offered))
+            index = parsing.choice_index(said, len(offered))
             chosen = ids[index] if index is not None else ""
-        if not chosen:
-            dispatcher.utter_message(text="Please choose one of the times offered, using the buttons.")
-            return rejected("appointment_slot")
-        return {"appointment_slot": chosen}
+        wish = parsing.time_wish(said, conversation_now(tracker))
+        if not chosen and wish is not None and wish.at is not None:
+            exact = [str(s["id"]) for s in offered if wish.fits(parsing.parse_time(s["starts_at"]))]
+            chosen = exact[0] if len(exact) == 1 else ""
+        if chosen:
+            return {"appointment_slot": chosen, "appointment_wish": None}
+        place = parsing.municipality(entity(tracker, "municipality")) or parsing.municipality(said)
+        if wish is not None or place is not None:
+            # Not a failed answer: the form asks again, and action_ask_appointment_slot offers what fits.
+            changes: dict[str, Any] = {"appointment_slot": None, "offered_slots": None}
+            if wish is not None:
+                changes["appointment_wish"] = parsing.clean(said)
+            if place is not None:
+                changes["municipality"] = place
+            return changes
+        dispatcher.utter_message(
+            text=(
+                "Please choose one of the times offered, or tell me a day, a time or a place that suits you, like "
+                '"Thursday afternoon" or "Harlow Falls".'
+            )
+        )
+        return rejected("appointment_slot")
 
 
 class ValidateBookingForm(AppointmentValidation):
@@ -170,24 +255,29 @@ class ActionAskAppointmentType(Action):
 
 
 class ActionAskAppointmentSlot(Action):
-    """Offer the soonest open times, near the resident when their municipality is known."""
+    """Offer a few open times at one clinic: the resident's, or the one with the soonest time that fits what
+    they said; the other clinics are buttons too, and a day or time can be typed."""
 
     def name(self) -> str:
         return "action_ask_appointment_slot"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         client = CoreClient.from_env()
-        kind = tracker.get_slot("appointment_type")
-        clinic = CLINIC_FOR.get(tracker.get_slot("municipality") or "")
+        code = str(tracker.get_slot("appointment_type") or "")
+        wish = parsing.time_wish(tracker.get_slot("appointment_wish"), conversation_now(tracker))
+        first_day = min(wish.days) if wish and wish.days else None
         try:
-            slots = await client.open_slots(kind, location=clinic, limit=SLOTS_OFFERED) if clinic else []
-            if not slots:
-                slots = await client.open_slots(kind, limit=SLOTS_OFFERED)
+            kind = next((t for t in await client.appointment_types() if t.code == code), None)
+            clinics = kind.locations if kind else ()
+            found = await asyncio.gather(
+                *(client.open_slots(code, location=c.code, from_date=first_day, limit=SLOTS_SEARCHED) for c in clinics)
+            )
         except CoreAPIError as exc:
             logger.warning("open times unavailable: %s", exc)
             dispatcher.utter_message(text=BOOKINGS_DOWN)
             return [ActiveLoop(None), SlotSet("requested_slot", None)]
-        if not slots:
+        by_clinic = {c.code: slots for c, slots in zip(clinics, found, strict=True) if slots}
+        if not by_clinic:
             dispatcher.utter_message(
                 text=(
                     "Sorry, there are no open times for that appointment in the coming weeks. New times open "
@@ -196,14 +286,60 @@ class ActionAskAppointmentSlot(Action):
             )
             # Nothing to choose from: the form ends here and nothing is booked.
             return [ActiveLoop(None), SlotSet("requested_slot", None)]
+        open_clinics = [c for c in clinics if c.code in by_clinic]
+        asked = tracker.get_slot("municipality")
+        clinic = clinic_for(asked, tuple(open_clinics))
+        notes = []
+        if asked and clinic is None and kind is not None:
+            there = clinic_for(asked, clinics)
+            notes.append(
+                f"There are no open times at {there.name} in the coming weeks."
+                if there
+                else f"{kind.name} is not offered in {parsing.MAILING_CITIES.get(asked, asked)}."
+            )
+        if clinic is None:
+            # The clinic whose best time is nearest what was asked (or soonest); the core lists clinics by name.
+            clinic = min(open_clinics, key=lambda c: _best(by_clinic[c.code], wish))
+        times, fits = choose_times(by_clinic[clinic.code], wish)
+        where = short_place(clinic)
+        if wish is None:
+            notes.append(f"These are the soonest open times at {where}.")
+        elif fits:
+            notes.append(f"These open times at {where} fit {wish.said}.")
+        else:
+            notes.append(f"There are no open times {wish.said} at {clinic.name}. These are the nearest, at {where}.")
+        others = [c for c in open_clinics if c.code != clinic.code]
+        ask = "Which one works for you? You can also tell me another day or time"
+        ask += ", or choose another clinic." if others else "."
         offered = [
-            {"id": s.id, "starts_at": s.starts_at, "location_name": s.location_name, "type": s.type} for s in slots
+            {"id": s.id, "starts_at": s.starts_at, "location_name": s.location_name, "type": s.type} for s in times
         ]
         dispatcher.utter_message(
-            text="These are the soonest open times. Which one works for you?",
-            buttons=[{"title": slot_title(s), "payload": f'/inform{{"slot_id": "{s["id"]}"}}'} for s in offered],
+            text=" ".join([*notes, ask]),
+            buttons=[
+                *({"title": slot_title(s), "payload": f'/inform{{"slot_id": "{s["id"]}"}}'} for s in offered),
+                *(
+                    {"title": f"Another clinic: {c.name}", "payload": _clinic_payload(c)}
+                    for c in others
+                    if _municipality_of(c)
+                ),
+            ],
         )
         return [SlotSet("offered_slots", offered)]
+
+
+def _best(slots: list[OpenSlot], wish: parsing.TimeWish | None) -> tuple[float, str]:
+    if wish is None:
+        return 0.0, slots[0].starts_at
+    return min((wish.distance(_moment(s)), s.starts_at) for s in slots)
+
+
+def _municipality_of(clinic: Clinic) -> str | None:
+    return next((name for name, city in parsing.MAILING_CITIES.items() if city == clinic.city), None)
+
+
+def _clinic_payload(clinic: Clinic) -> str:
+    return f'/inform{{"municipality": "{_municipality_of(clinic)}"}}'
 
 
 def _contact(tracker: Tracker) -> CoreContact:
@@ -316,7 +452,8 @@ class ActionRescheduleAppointment(Action):
 
 
 def match_events(said: str | None, events: list[PublicEvent]) -> list[PublicEvent]:
-    """Events meant by a code (button), a topic (synonym: the start of codes) or words of the title."""
+    """Events meant by a code (button), a topic (synonym: the start of codes) or the words said: one when no real
+    choice remains, else those the words match, likeliest first."""
     text = parsing.clean(said).lower()
     if not text or parsing.is_payload(text):
         return []
@@ -326,8 +463,10 @@ def match_events(said: str | None, events: list[PublicEvent]) -> list[PublicEven
     by_topic = [e for e in events if e.code.startswith(text.replace(" ", "_"))]
     if by_topic:
         return by_topic
-    words = [w for w in text.split() if len(w) > 3]
-    return [e for e in events if words and all(w in e.title.lower() for w in words)]
+    ranked = parsing.rank_by_words(text, [(e.code, (e.title, e.description)) for e in events])
+    by_code = {e.code: e for e in events}
+    winner = parsing.clear_winner(ranked)
+    return [by_code[winner]] if winner else [by_code[m.key] for m in ranked]
 
 
 def event_buttons(events: list[PublicEvent]) -> list[dict[str, str]]:
@@ -340,6 +479,15 @@ def event_buttons(events: list[PublicEvent]) -> list[dict[str, str]]:
 class ValidateRsvpForm(TaskFormValidation):
     def name(self) -> str:
         return "validate_rsvp_form"
+
+    async def extract_event(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """The first message's words ("the public consultation on the transit plan") name the event to match."""
+        if not self.first_turn(tracker, domain) or tracker.get_slot("event") or self.is_interruption(tracker, domain):
+            return {}
+        text = parsing.clean(latest_text(tracker))
+        return {} if not text or parsing.is_payload(text) else {"event": text}
 
     async def validate_event(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -356,9 +504,11 @@ class ValidateRsvpForm(TaskFormValidation):
                 dispatcher.utter_message(text=f"Sorry, {found[0].title} is full.")
                 return {"event": None}
             return {"event": found[0].code}
+        if self.first_turn(tracker, domain):
+            return {"event": None}  # the question lists the events, those the words match first
         if found:
-            dispatcher.utter_message(text="Which one?", buttons=event_buttons(found))
-        elif not self.first_turn(tracker, domain):
+            dispatcher.utter_message(text="Which one?", buttons=event_buttons(found[:EVENTS_LISTED]))
+        else:
             dispatcher.utter_message(
                 text="I couldn't find that event. Please choose one below.",
                 buttons=event_buttons(events[:EVENTS_LISTED]),
@@ -381,7 +531,7 @@ class ActionAskEvent(Action):
         return "action_ask_event"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        return await _list_events(dispatcher, "Which event would you like to attend?")
+        return await _list_events(dispatcher, "Which event would you like to attend?", latest_text(tracker))
 
 
 class ActionListEvents(Action):
@@ -392,7 +542,8 @@ class ActionListEvents(Action):
         return await _list_events(dispatcher, "These public events are coming up. Choose one to save a seat:")
 
 
-async def _list_events(dispatcher: CollectingDispatcher, intro: str) -> list[EventType]:
+async def _list_events(dispatcher: CollectingDispatcher, intro: str, said: str = "") -> list[EventType]:
+    """The coming events as RSVP buttons, those the resident's words match first."""
     try:
         events = await CoreClient.from_env().events()
     except CoreAPIError as exc:
@@ -404,7 +555,9 @@ async def _list_events(dispatcher: CollectingDispatcher, intro: str) -> list[Eve
             text="There are no public events scheduled right now. New ones are posted at https://www.northvale.ca/events."
         )
         return []
-    dispatcher.utter_message(text=intro, buttons=event_buttons(events[:EVENTS_LISTED]))
+    matched = match_events(said, events)
+    likeliest = [*matched, *(e for e in events if e not in matched)]
+    dispatcher.utter_message(text=intro, buttons=event_buttons(likeliest[:EVENTS_LISTED]))
     return []
 
 

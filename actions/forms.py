@@ -38,7 +38,26 @@ def _is_rejection(event: dict[str, Any]) -> bool:
 
 
 CONTACT_HELP = "That doesn't look like an email address or a phone number. Please type one, like 905-555-0100."
-NAME_HELP = "Please type a name, using letters only, for example Dana Whitfield."
+NAME_HELP = (
+    "Sorry, I couldn't find a name in that. Please type the person's first and last name, using letters only, "
+    "for example Dana Whitfield."
+)
+# The parse key the emergency gate (bot/components/emergency_gate.py) sets when it read an emergency intent
+# without any emergency content and set it aside.
+GATE_KEY = "emergency_gate"
+# Intents that interrupt a form whatever the message also holds: a person asked for, a stop, an emergency
+# that kept its cue. Any other intent the form ignores yields to an answer the current question can use.
+ALWAYS_INTERRUPT = frozenset(
+    {
+        "request_human",
+        "stop",
+        "express_frustration",
+        "file_complaint",
+        "damage_claim",
+        "handback",
+        "mental_health_crisis",
+    }
+)
 
 
 def latest_intent(tracker: Tracker) -> str:
@@ -62,9 +81,63 @@ class TaskFormValidation(FormValidationAction):
         """validate_<form name>."""
 
     def is_interruption(self, tracker: Tracker, domain: DomainDict) -> bool:
-        """The message is one the form ignores (an emergency, a question, "agent"): extract nothing."""
+        """The message is one the form ignores (an emergency, a question, "agent") and no answer to the question."""
         ignored = (domain.get("forms", {}).get(self.form_name(), {}) or {}).get("ignored_intents", [])
-        return latest_intent(tracker) in ignored
+        return latest_intent(tracker) in ignored and not self.answer_despite_intent(tracker, domain)
+
+    def answer_despite_intent(self, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        """What the message answers when its intent is one the form would let interrupt, else {}.
+
+        "Rita Resident" at the name prompt was read as an outbreak: the gate set the emergency aside (no
+        emergency words), and the routine intent it fell back to must not start another task either. At a
+        question answered in free text, such a message is the answer. An emergency that kept its cue, a stop
+        or a request for a person always interrupts.
+        """
+        intent = latest_intent(tracker)
+        requested = tracker.get_slot("requested_slot")
+        if not requested or intent.startswith("emergency_") or intent in ALWAYS_INTERRUPT:
+            return {}
+        text = parsing.clean(latest_text(tracker))
+        if not text or parsing.is_payload(text):
+            return {}
+        if tracker.latest_message.get(GATE_KEY) and self.takes_free_text(requested, domain):
+            return {requested: text}
+        return self.read_answer(requested, text, tracker)
+
+    def read_answer(self, slot: str, text: str, tracker: Tracker) -> dict[str, Any]:
+        """A form's own reading of `text` as the answer to `slot` whatever its intent ({}: none).
+
+        At the name question, a short text written as a name ("Rita Resident": every word capitalized) is one.
+        """
+        words = text.split()
+        if slot == "contact_name" and len(words) <= 4 and all(w[:1].isupper() for w in words):
+            name = parsing.person_name(text)
+            return {slot: name} if name else {}
+        return {}
+
+    def takes_free_text(self, slot: str, domain: DomainDict) -> bool:
+        """The slot is filled from the whole message when it is the question asked (a from_text mapping)."""
+        mappings = ((domain.get("slots") or {}).get(slot) or {}).get("mappings") or []
+        for mapping in mappings:
+            if mapping.get("type") != "from_text":
+                continue
+            conditions = mapping.get("conditions") or []
+            if not conditions or any(
+                c.get("active_loop") == self.form_name() and c.get("requested_slot") in (None, slot) for c in conditions
+            ):
+                return True
+        return False
+
+    async def get_extraction_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Rasa extracts nothing for an intent the form ignores; an answer read despite that intent is added here."""
+        events = await super().get_extraction_events(dispatcher, tracker, domain)
+        ignored = (domain.get("forms", {}).get(self.form_name(), {}) or {}).get("ignored_intents", [])
+        if latest_intent(tracker) in ignored:
+            answer = self.answer_despite_intent(tracker, domain)
+            events += [SlotSet(slot, value) for slot, value in answer.items()]
+        return events
 
     def first_turn(self, tracker: Tracker, domain: DomainDict) -> bool:
         """The form was started by this message (no question of this form has been asked yet)."""

@@ -51,6 +51,7 @@ SUMMARY_SLOTS = {
     "description": "Description",
     "reference": "Request reference",
     "appointment_type": "Appointment type",
+    "appointment_wish": "Preferred day or time",
     "appointment_slot": "Chosen time (slot id)",
     "booking_reference": "Booking reference",
     "event": "Event",

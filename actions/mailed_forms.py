@@ -12,7 +12,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import parsing
 from actions.clients.core import CoreAPIError, CoreClient, Invalid, MailableForm
-from actions.forms import TaskFormValidation, contact_fields, rejected
+from actions.forms import TaskFormValidation, contact_fields, latest_text, rejected
 from actions.handoff import clear_task
 
 logger = logging.getLogger(__name__)
@@ -24,14 +24,24 @@ FORMS_DOWN = (
 
 
 def match_forms(said: str | None, forms: list[MailableForm]) -> list[MailableForm]:
+    """The forms meant: one when a code, a title or the words said leave no real choice, else the forms
+    the words match, likeliest first (empty: nothing matched)."""
     text = parsing.clean(said).lower()
     if not text or parsing.is_payload(text):
         return []
     exact = [f for f in forms if text in (f.code, f.title.lower())]
     if exact:
         return exact
-    words = [w for w in text.replace("-", " ").split() if len(w) > 2 and w not in ("the", "form", "guide", "and")]
-    return [f for f in forms if words and all(w in f"{f.title} {f.code}".lower().replace("_", " ") for w in words)]
+    ranked = parsing.rank_by_words(text, [(f.code, (f.title, f.description)) for f in forms])
+    by_code = {f.code: f for f in forms}
+    winner = parsing.clear_winner(ranked)
+    return [by_code[winner]] if winner else [by_code[m.key] for m in ranked]
+
+
+def likeliest_first(said: str | None, forms: list[MailableForm]) -> list[MailableForm]:
+    """Every form, those the words match first."""
+    matched = match_forms(said, forms)
+    return [*matched, *(f for f in forms if f not in matched)]
 
 
 def form_buttons(forms: list[MailableForm]) -> list[dict[str, str]]:
@@ -41,6 +51,19 @@ def form_buttons(forms: list[MailableForm]) -> list[dict[str, str]]:
 class ValidateMailedFormForm(TaskFormValidation):
     def name(self) -> str:
         return "validate_mailed_form_form"
+
+    async def extract_form_item(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """The first message's words ("mail me a form to apply for a dog licence") name the form to match."""
+        if (
+            not self.first_turn(tracker, domain)
+            or tracker.get_slot("form_item")
+            or self.is_interruption(tracker, domain)
+        ):
+            return {}
+        text = parsing.clean(latest_text(tracker))
+        return {} if not text or parsing.is_payload(text) else {"form_item": text}
 
     async def validate_form_item(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -54,8 +77,8 @@ class ValidateMailedFormForm(TaskFormValidation):
         found = match_forms(str(value or ""), forms)
         if len(found) == 1:
             return {"form_item": found[0].code}
-        if self.first_turn(tracker, domain) and not found:
-            return {"form_item": None}
+        if self.first_turn(tracker, domain):
+            return {"form_item": None}  # the question lists the forms, those the words match first
         dispatcher.utter_message(text="Which one do you mean?", buttons=form_buttons(found or forms))
         return {"form_item": None} if found else rejected("form_item")
 
@@ -103,7 +126,10 @@ class ActionAskFormItem(Action):
             logger.warning("forms catalogue unavailable: %s", exc)
             dispatcher.utter_message(text=FORMS_DOWN)
             return []
-        dispatcher.utter_message(text="Which form or guide would you like us to mail?", buttons=form_buttons(forms))
+        dispatcher.utter_message(
+            text="Which form or guide would you like us to mail?",
+            buttons=form_buttons(likeliest_first(latest_text(tracker), forms)),
+        )
         return []
 
 

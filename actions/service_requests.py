@@ -54,6 +54,17 @@ def service_buttons(services: list[Service]) -> list[dict[str, str]]:
     return [{"title": s.name, "payload": f'/inform{{"service_type": "{s.code}"}}'} for s in services]
 
 
+def rank_services(said: str | None, services: list[Service]) -> list[parsing.Match]:
+    """Services by how well their name, description and residents' keywords cover what was said."""
+    return parsing.rank_by_words(said, [(s.code, (s.name, s.description, *s.keywords)) for s in services])
+
+
+def likeliest_first(said: str | None, services: list[Service]) -> list[Service]:
+    """Every service, those the words match first ("my neighbour's dog barks" -> Noise complaint first)."""
+    order = {m.key: index for index, m in enumerate(rank_services(said, services))}
+    return sorted(services, key=lambda s: order.get(s.code, len(order)))
+
+
 def match_service(said: str | None, services: list[Service]) -> Service | None:
     """A catalogue entry from a code (button, synonym) or from words of its name ("streetlight")."""
     if not said:
@@ -185,11 +196,15 @@ class ValidateReportForm(TaskFormValidation):
                 code, urgency = await _classify(str(value or ""))
                 service = match_service(code, services)
             if service is None:
+                # The classifier is unsure: the catalogue's own words may still leave no real choice.
+                by_words = parsing.clear_winner(rank_services(str(value or ""), services))
+                service = next((s for s in services if s.code == by_words), None)
+            if service is None:
                 if first:
                     return {"service_code": None}
                 dispatcher.utter_message(
                     text="Sorry, I couldn't match that to one of our services. Please choose the closest one:",
-                    buttons=service_buttons(services),
+                    buttons=service_buttons(likeliest_first(str(value or ""), services)),
                 )
                 return rejected("service_code")
             questions = questions_to_ask(await client.service_questions(service.code))
@@ -372,7 +387,7 @@ class ActionAskServiceCode(Action):
             return []
         dispatcher.utter_message(
             text="What kind of problem is it? Choose the closest one, or describe it in a few words.",
-            buttons=service_buttons(services),
+            buttons=service_buttons(likeliest_first(latest_text(tracker), services)),
         )
         return []
 

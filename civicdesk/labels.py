@@ -149,6 +149,7 @@ SLOTS = {
     "description": "Description",
     "reference": "Request reference",
     "appointment_type": "Appointment",
+    "appointment_wish": "Preferred day or time",
     "appointment_slot": "Chosen time",
     "booking_reference": "Booking reference",
     "event": "Event",

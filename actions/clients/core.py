@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import logging
 import os
 from collections.abc import Mapping
@@ -111,6 +112,7 @@ class Service:
     emergency_instruction: str | None = None
     # A service is assumed to need a place unless the core says otherwise.
     location_required: bool = True
+    keywords: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -160,12 +162,23 @@ class RequestStatus:
 
 
 @dataclass(frozen=True)
+class Clinic:
+    """Where a kind of appointment is given (the core's appointment location)."""
+
+    code: str
+    name: str
+    address: str
+    city: str
+
+
+@dataclass(frozen=True)
 class AppointmentType:
     code: str
     name: str
     description: str
     eligibility: str
     duration_minutes: int
+    locations: tuple[Clinic, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -351,7 +364,11 @@ class CoreClient:
     # service requests
 
     async def services(self) -> list[Service]:
-        return parse_list(Service, await self._get_json("/api/v1/services"))
+        services = []
+        for item in await self._get_json("/api/v1/services") or []:
+            service = parse(Service, item)
+            services.append(dataclasses.replace(service, keywords=tuple(str(k) for k in item.get("keywords") or [])))
+        return services
 
     async def service_questions(self, service_code: str) -> list[Attribute]:
         """The service's questions in display order (Open311 service definition, a public endpoint)."""
@@ -384,12 +401,21 @@ class CoreClient:
     # appointments
 
     async def appointment_types(self) -> list[AppointmentType]:
-        return parse_list(AppointmentType, await self._get_json("/api/v1/appointments/types"))
+        types = []
+        for item in await self._get_json("/api/v1/appointments/types") or []:
+            kind = parse(AppointmentType, item)
+            clinics = tuple(parse(Clinic, location) for location in item.get("locations") or [])
+            types.append(dataclasses.replace(kind, locations=clinics))
+        return types
 
-    async def open_slots(self, appointment_type: str, *, location: str | None = None, limit: int = 6) -> list[OpenSlot]:
+    async def open_slots(
+        self, appointment_type: str, *, location: str | None = None, from_date: dt.date | None = None, limit: int = 6
+    ) -> list[OpenSlot]:
         params = {"type": appointment_type, "limit": str(limit)}
         if location:
             params["location"] = location
+        if from_date:
+            params["from_date"] = from_date.isoformat()
         return parse_list(OpenSlot, await self._get_json("/api/v1/appointments/slots", params))
 
     async def book(self, slot_id: int, contact: Contact) -> Booking:

@@ -29,6 +29,7 @@ class ServiceOut(BaseModel):
     emergency_instruction: str | None
     target_routine_hours: float
     location_required: bool  # False: the assistant does not ask where (transit feedback, ...)
+    keywords: list[str]  # residents' words for it ("barking dog"): the assistant matches what they type
 
 
 @router.get("/services")
@@ -48,6 +49,7 @@ def list_services(session: SessionDep) -> list[ServiceOut]:
             emergency_instruction=s.emergency_instruction,
             target_routine_hours=s.target_routine_hours,
             location_required=s.location_required,
+            keywords=[str(keyword) for keyword in s.keywords],
         )
         for s in services
     ]

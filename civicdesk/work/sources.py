@@ -8,6 +8,7 @@ escalate the same items when they wait past their target. A new channel is one m
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -78,9 +79,25 @@ def _set_chat_urgency(session: Session, key: str, urgency: str) -> None:
     conversation.urgency = urgency
 
 
+ESCALATION_TITLE_CHARS = 160
+# Where a field of the assistant's summary starts ("Reason: ...", "Task under way: ...").
+_FIELD_START = re.compile("|".join(rf"(?<=\s){re.escape(prefix)}" for prefix in labels.SUMMARY_LINES))
+
+
+def shortened(text: str, limit: int = ESCALATION_TITLE_CHARS) -> str:
+    """The text whole when it fits; else cut before the last field that fits, or after the last whole word,
+    with an ellipsis: never mid-word ("Chosen time (slo")."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    fields = [m.start() for m in _FIELD_START.finditer(text) if limit // 2 <= m.start() < limit]
+    cut = text[: fields[-1]] if fields else text[: limit - 1].rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:(-") + "…"
+
+
 def _chat_escalation_title(session: Session, item: QueueItem) -> str:
     conversation = session.get(Conversation, int(item.key))
-    return ((labels.summary(conversation.summary) if conversation else "") or "chat waiting for an agent")[:120]
+    return shortened((labels.summary(conversation.summary) if conversation else "") or "chat waiting for an agent")
 
 
 POSSIBLE_EMERGENCY_FLAG = "Possible emergency: nobody was paged"
@@ -112,5 +129,5 @@ def _set_email_urgency(session: Session, key: str, urgency: str) -> None:
 # Chats first: a resident is waiting on the page.
 SOURCES: tuple[Source, ...] = (
     Source("chat", "conversation", chat_items, _set_chat_urgency, _chat_escalation_title),
-    Source("email", "inbound_email", email_items, _set_email_urgency, lambda _session, item: item.title[:120]),
+    Source("email", "inbound_email", email_items, _set_email_urgency, lambda _session, item: shortened(item.title)),
 )

@@ -11,7 +11,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.mailed_forms import ActionRequestMailedForm, ValidateMailedFormForm
+from actions.mailed_forms import ActionAskFormItem, ActionRequestMailedForm, ValidateMailedFormForm
 from actions.referrals import ActionRefer
 
 pytestmark = pytest.mark.asyncio
@@ -36,6 +36,33 @@ FORMS = [
         "languages": ["en"],
         "max_copies": 5,
     },
+    {
+        "code": "pap_tax_application",
+        "title": "Property tax pre-authorized payment application",
+        "description": "Sign up for monthly or instalment-date withdrawals of your property tax.",
+        "department": "finance_tax",
+        "format": "form",
+        "languages": ["en", "fr"],
+        "max_copies": 2,
+    },
+    {
+        "code": "dog_licence_application",
+        "title": "Dog and cat licence application",
+        "description": "Licence a dog or cat by mail: the form, fees, and the discount for spayed or neutered pets.",
+        "department": "bylaw",
+        "format": "form",
+        "languages": ["en", "fr"],
+        "max_copies": 2,
+    },
+    {
+        "code": "community_housing_application",
+        "title": "Application for rent-geared-to-income housing",
+        "description": "Apply for community housing where rent is based on household income.",
+        "department": "housing",
+        "format": "form",
+        "languages": ["en", "fr"],
+        "max_copies": 1,
+    },
 ]
 
 
@@ -56,6 +83,42 @@ async def test_a_form_is_matched_by_code_or_by_words(
 
     assert slots_set(events)["form_item"] == code
     assert slots_set(events)["requested_slot"] == "contact_name"
+
+
+@pytest.mark.parametrize(
+    ("said", "code"),
+    [
+        ("can you mail me a form to apply for a dog licence", "dog_licence_application"),
+        ("could you send me the green bin guide", "green_bin_guide"),
+        ("I need an application form mailed to me", None),  # three applications: the resident chooses
+        ("can you mail me a form", None),
+    ],
+)
+async def test_the_first_message_names_the_form_when_no_real_choice_remains(
+    said: str, code: str | None, core: HTTPServer, form_tracker: FormTracker, domain: dict[str, Any]
+) -> None:
+    core.expect_request("/api/v1/forms").respond_with_json(FORMS)
+    tracker = form_tracker(said, "request_mailed_form", form="mailed_form_form", requested_slot=None)
+    dispatcher = CollectingDispatcher()
+
+    events = await ValidateMailedFormForm().run(dispatcher, tracker, domain)
+
+    assert slots_set(events)["form_item"] == code
+    assert slots_set(events)["requested_slot"] == ("contact_name" if code else "form_item")
+    assert dispatcher.messages == []  # no "Which form...?" when the form is known; the question asks otherwise
+
+
+async def test_the_forms_question_lists_the_likeliest_first(
+    core: HTTPServer, form_tracker: FormTracker, dispatcher: CollectingDispatcher
+) -> None:
+    core.expect_request("/api/v1/forms").respond_with_json(FORMS)
+    tracker = form_tracker("I need an application form mailed to me", "request_mailed_form", form="mailed_form_form")
+
+    await ActionAskFormItem().run(dispatcher, tracker, {})
+
+    codes = [b["payload"].split('"')[3] for b in dispatcher.messages[0]["buttons"]]
+    assert set(codes[:3]) == {"pap_tax_application", "dog_licence_application", "community_housing_application"}
+    assert len(codes) == len(FORMS)
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.service_requests import (
     ActionAskConfirmReport,
+    ActionAskServiceCode,
     ActionRequestStatus,
     ActionSubmitServiceRequest,
     ValidateReportForm,
@@ -176,6 +177,36 @@ async def test_without_a_sure_classifier_the_resident_is_asked_to_choose(
     assert slots.get("service_code") is None
     assert slots["requested_slot"] == "service_code"
     assert dispatcher.messages == []
+
+
+async def test_with_the_classifier_unsure_the_catalogues_own_words_can_still_name_the_problem(
+    catalogue: HTTPServer, form_tracker: FormTracker, dispatcher: CollectingDispatcher, domain: dict[str, Any]
+) -> None:
+    catalogue.expect_request("/api/v1/classify", method="POST").respond_with_json(
+        {"service_code": {"label": "animal_services", "confidence": 0.44, "abstain": True}}
+    )
+    catalogue.expect_request("/open311/v2/services/noise_complaint.json").respond_with_json(
+        {"service_code": "noise_complaint", "attributes": []}
+    )
+    text = "my neighbour's dog barks all night"
+
+    events = await validate(form_tracker(text, "report_problem", requested_slot=None), dispatcher, domain)
+
+    # Noise complaint's keywords ("barking dog", "loud neighbours") cover more than Animal concern's ("stray dog").
+    assert slots_set(events)["service_code"] == "noise_complaint"
+    assert "Noise complaint" in dispatcher.messages[0]["text"]
+
+
+async def test_the_kinds_of_problem_are_listed_likeliest_first(
+    catalogue: HTTPServer, form_tracker: FormTracker, dispatcher: CollectingDispatcher
+) -> None:
+    tracker = form_tracker("a dog outside my place", "report_problem", requested_slot=None)
+
+    await ActionAskServiceCode().run(dispatcher, tracker, {})
+
+    titles = [b["title"] for b in dispatcher.messages[0]["buttons"]]
+    # "dog" is in both: a real choice, the two that name it first, then the rest of the catalogue.
+    assert set(titles[:2]) == {"Noise complaint", "Animal concern"} and len(titles) == 5
 
 
 async def test_a_typed_answer_that_matches_no_service_offers_the_catalogue_as_buttons(

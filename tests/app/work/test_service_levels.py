@@ -20,7 +20,7 @@ from civicdesk.models import AuditEntry, Conversation, InboundEmail, OutboundMes
 from civicdesk.residents import retention
 from civicdesk.settings import Settings, get_settings
 from civicdesk.staff import auth
-from civicdesk.work import queue, service_levels
+from civicdesk.work import queue, service_levels, sources
 
 PASSWORD = "correct horse battery staple"
 MINUTE = dt.timedelta(minutes=1)
@@ -160,6 +160,56 @@ def test_a_request_is_overdue_past_its_due_time_until_it_is_closed() -> None:
     request.status = "closed"
     assert service_levels.request_state(request, now) == "ok"
     assert environment.get_template("console/service_level.html").render(sr=request).strip() == ""
+
+
+def test_the_escalation_email_never_cuts_a_word_or_a_field(
+    session_factory: sessionmaker[Session], supervisor: str
+) -> None:
+    """The supervisors' email once ended "Chosen time (slo": a long summary is cut before a field or a word."""
+    now = utcnow()
+    summary = (
+        "Reason: not understood.\nTask under way: Booking an appointment (appointment type, preferred day or time, "
+        "chosen time, name and contact so far).\nLast message: I can only come Thursday after 2pm, is there "
+        "anything at the Harlow Falls clinic then?\nAppointment type: flu_covid_vaccine"
+    )
+    with transaction(session_factory) as session:
+        conversation = chat.start(session)
+        chat.record(session, conversation, "resident", "I can only come Thursday after 2pm")
+        chat.to_queue(session, conversation, "not_understood", summary, "routine", now=now - 10 * DAY)
+    with transaction(session_factory) as session:
+        service_levels.escalate(session, now)
+    with session_factory() as session:
+        [notice] = session.scalars(select(OutboundMessage).where(OutboundMessage.purpose == "escalation")).all()
+    line = next(line for line in notice.body.splitlines() if line.startswith("- chat"))
+    title = line.split(": ", 1)[1].rsplit(" (was due", 1)[0]
+    # Cut before the "Last message:" field (the resident's own words stay in the console), with an ellipsis.
+    assert title == (
+        "Reason: not understood. Task under way: Booking an appointment (appointment type, preferred day or time, "
+        "chosen time, name and contact so far).…"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("Short enough", 20, "Short enough"),
+        ("Reason: handoff. Task under way: Chosen time (slot id) 412", 40, "Reason: handoff. Task under way…"),
+        (
+            "Reason: a reason long enough to fill the limit. Task under way: booking",
+            40,
+            "Reason: a reason long enough to fill…",
+        ),
+        (
+            "Reason: a reason long enough to fill the limit. Task under way: booking",
+            60,
+            "Reason: a reason long enough to fill the limit.…",
+        ),
+        ("Question about   my\nwater bill", 100, "Question about my water bill"),
+    ],
+)
+def test_shortened_text_ends_on_a_whole_word_or_field(text: str, limit: int, expected: str) -> None:
+    assert sources.shortened(text, limit) == expected
+    assert len(sources.shortened(text, limit)) <= limit
 
 
 @pytest.mark.parametrize("seeded_template", ["postgresql"], indirect=True)

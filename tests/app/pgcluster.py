@@ -11,15 +11,7 @@ from pathlib import Path
 
 from helpers import free_port
 
-
-def postgres_bindir() -> Path:
-    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (candidate / "initdb").exists():
-            return candidate
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).resolve().parent
-    raise RuntimeError("PostgreSQL server binaries not found: install the Debian package `postgresql`")
+from civicdesk.cli.cluster import postgres_bindir
 
 
 class PostgresCluster:

@@ -305,7 +305,7 @@ class ActionAskAppointmentSlot(Action):
         if wish is None:
             notes.append(f"These are the soonest open times at {where}.")
         elif fits:
-            notes.append(f"These open times at {where} fit {wish.said}.")
+            notes.append(_sentence(f"These open times at {where} fit {wish.said}"))
         else:
             notes.append(f"There are no open times {wish.said} at {clinic.name}. These are the nearest, at {where}.")
         others = [c for c in open_clinics if c.code != clinic.code]
@@ -588,3 +588,8 @@ class ActionRsvpEvent(Action):
             text += f" You can also join online: {rsvp.online_option}"
         dispatcher.utter_message(text=text)
         return done
+
+
+def _sentence(text: str) -> str:
+    """A full stop at the end, unless the text already ends with one ("after 2 p.m.")."""
+    return text if text.endswith(".") else text + "."

@@ -111,7 +111,7 @@ async def test_thursday_after_2pm_offers_thursday_afternoon_times(
     )
 
     assert offered and all(local(s).date() == dt.date(2026, 11, 19) and local(s).hour >= 14 for s in offered)
-    assert "fit Thursday, November 19, after 2 p.m." in message["text"]
+    assert "fit Thursday, November 19, after 2 p.m. Which one" in message["text"]  # one full stop, not two
     assert message["buttons"][0]["title"] == "Thursday, November 19 at 2:00 p.m."
 
 
